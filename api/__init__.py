@@ -1,0 +1,1 @@
+"""The public HTTP API (FastAPI). Never imports torch or music21."""

@@ -1,0 +1,1 @@
+"""The singing domain. Importing this package loads nothing heavy (no torch, no music21)."""
