@@ -1,0 +1,134 @@
+"""Typed settings, built once at the edge (from the environment) and passed in.
+
+Nothing here connects anywhere: the backends are built from these settings by `Kit` on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from taskkit.errors import ConfigError
+
+BackendFamily = Literal["local", "gcp"]
+PUBSUB_MAX_ACK_DEADLINE_S = 600
+PUBSUB_MIN_DELIVERY_ATTEMPTS = 5
+PUBSUB_MAX_DELIVERY_ATTEMPTS = 100
+
+
+def _default_owner() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything taskkit needs to know about its environment.
+
+    The push subscription's settings (ack deadline, delivery attempts, backoff) live here too,
+    because taskkit checks at start that tasks fit inside them (DESIGN.md, "Attempts").
+    """
+
+    backend: BackendFamily = "local"
+    # Topic a task goes to unless it names its own; its dead-letter topic is "<topic>-dead-letter".
+    default_topic: str = "tasks"
+    # Push subscription (Pub/Sub in production, the local dispatcher on one machine).
+    ack_deadline_s: int = 600
+    max_delivery_attempts: int = 20
+    min_backoff_s: float = 10.0
+    max_backoff_s: float = 600.0
+    # A task's time limit plus this margin must fit inside the ack deadline.
+    deadline_margin_s: float = 15.0
+    # How long past its time limit a task may run before its worker exits.
+    grace_s: float = 10.0
+    # How long finished lease and dead-letter records are kept (Firestore TTL field `expireAt`).
+    record_retention_s: float = 7 * 24 * 3600.0
+    # Identity of this process in leases.
+    owner: str = field(default_factory=_default_owner)
+
+    # local family
+    data_dir: Path = Path("var")
+    public_url: str = "http://127.0.0.1:8000"
+    signing_secret: str | None = None
+
+    # gcp family
+    project: str | None = None
+    bucket: str | None = None
+    signer_service_account: str | None = None
+    push_audience: str | None = None
+    push_service_account: str | None = None
+    # Push auth (OIDC) is on for gcp unless turned off explicitly (emulators send no token).
+    push_auth: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("local", "gcp"):
+            raise ConfigError(f"TASKKIT_BACKEND must be 'local' or 'gcp', not {self.backend!r}")
+        if not 10 <= self.ack_deadline_s <= PUBSUB_MAX_ACK_DEADLINE_S:
+            raise ConfigError(f"TASKKIT_ACK_DEADLINE_S={self.ack_deadline_s} is outside Pub/Sub's 10..600 s range")
+        if not PUBSUB_MIN_DELIVERY_ATTEMPTS <= self.max_delivery_attempts <= PUBSUB_MAX_DELIVERY_ATTEMPTS:
+            raise ConfigError(
+                f"TASKKIT_MAX_DELIVERY_ATTEMPTS={self.max_delivery_attempts} is outside Pub/Sub's 5..100 range"
+            )
+        if self.min_backoff_s < 0 or self.max_backoff_s < self.min_backoff_s:
+            raise ConfigError("TASKKIT_MIN_BACKOFF_S must be >= 0 and <= TASKKIT_MAX_BACKOFF_S")
+
+    @property
+    def push_auth_enabled(self) -> bool:
+        """Whether push requests must carry a valid OIDC token."""
+        if self.push_auth is not None:
+            return self.push_auth
+        return self.backend == "gcp" and not os.environ.get("PUBSUB_EMULATOR_HOST")
+
+    def dead_letter_topic(self, topic: str) -> str:
+        """The dead-letter topic paired with `topic`."""
+        return f"{topic}-dead-letter"
+
+    def with_changes(self, **changes: Any) -> Settings:
+        """A copy with some fields replaced (validated again)."""
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from `TASKKIT_*` variables; unknown values raise ConfigError naming the variable."""
+        env = os.environ if environ is None else environ
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            var = f"TASKKIT_{f.name.upper()}"
+            if var not in env or env[var] == "":
+                continue
+            kwargs[f.name] = _convert(var, env[var], f.type)
+        if "project" not in kwargs:
+            project = env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCLOUD_PROJECT")
+            if project:
+                kwargs["project"] = project
+        return cls(**kwargs)
+
+
+def _convert(var: str, raw: str, annotation: Any) -> Any:
+    kind = str(annotation)
+    try:
+        if "bool" in kind:
+            lowered = raw.strip().lower()
+            if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(raw)
+            return lowered in ("1", "true", "yes", "on")
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+        if kind == "Path":
+            return Path(raw)
+    except ValueError as e:
+        raise ConfigError(f"{var}={raw!r} is not a valid {kind}") from e
+    return raw
+
+
+def require(value: str | None, variable: str) -> str:
+    """Return a required setting or raise ConfigError naming the environment variable to set."""
+    if not value:
+        raise ConfigError(f"{variable} is not set; it is required for this backend family")
+    return value
