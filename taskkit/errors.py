@@ -77,3 +77,7 @@ class Reject(TaskControl):
     def __init__(self, reason: str, *, code: str = "rejected") -> None:
         super().__init__(reason)
         self.code = code
+
+
+class PushAuthError(TaskkitError):
+    """Raised when a push request's OIDC token is missing or invalid (answered 401/403, never run)."""
