@@ -1,0 +1,1 @@
+"""openvpi DiffSinger's acoustic model in torch: config, encoder, backbones, diffusion, loading."""
