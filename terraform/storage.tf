@@ -1,0 +1,81 @@
+# The one Storage bucket. Paths (DESIGN.md): uploads/{uid}/..., intermediate/{jobId}/...,
+# jobs/{jobId}/output.wav, cache/phrases/... Nobody reads it directly from a browser except
+# through short-lived signed URLs issued by the api (and Firebase SDK uploads under storage.rules).
+
+# Skipped findings, each with its reason:
+#trivy:ignore:AVD-GCP-0066 Google-managed encryption is enough for scores and rendered audio; customer keys would add KMS cost, key rotation and KMS grants for every service agent, for no requirement we have.
+resource "google_storage_bucket" "main" {
+  # checkov:skip=CKV_GCP_62: Usage logs need a second bucket (which itself would need logging); Cloud Audit Logs record access when needed.
+  # checkov:skip=CKV_GCP_78: Soft delete (7 days, below) gives recovery; versioning would keep every overwritten cache and intermediate object.
+  name     = local.bucket_name
+  location = var.bucket_location
+  labels   = local.labels
+
+  # IAM only (no ACLs): required for the IAM conditions on object prefixes in iam.tf.
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+
+  # Deleted or overwritten objects stay recoverable for 7 days (see the checkov skip on
+  # versioning in the README: soft delete gives recovery without keeping every old version).
+  soft_delete_policy {
+    retention_duration_seconds = 604800
+  }
+
+  # Browsers PUT scores to signed upload URLs and fetch the WAV (to draw the waveform) from signed
+  # GET URLs, from the Firebase Hosting origins and any extra origins given.
+  cors {
+    origin          = concat(local.hosting_origins, var.cors_origins)
+    method          = ["GET", "HEAD", "PUT"]
+    response_header = ["Content-Type", "x-goog-content-length-range", "x-goog-if-generation-match"]
+    max_age_seconds = 3600
+  }
+
+  # Intermediates are only needed while their job runs. GCS lifecycle prefixes are literal (no
+  # wildcards), which is why DESIGN.md puts them under the fixed prefix intermediate/.
+  lifecycle_rule {
+    condition {
+      age            = var.intermediate_retention_days
+      matches_prefix = ["intermediate/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  # Phrase cache: deleted a fixed time after creation (age), not after last use. Age keeps a cache
+  # hit a pure read (a last-use rule needs a customTime write on every hit), bounds storage for
+  # certain, and costs at most one re-render of a still-used phrase per period; entries made by an
+  # older model version are never hit again anyway (the model version is part of the key).
+  lifecycle_rule {
+    condition {
+      age            = var.phrase_cache_retention_days
+      matches_prefix = ["cache/phrases/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  # A browser that stops halfway through an upload leaves parts behind.
+  lifecycle_rule {
+    condition {
+      age = 1
+    }
+    action {
+      type = "AbortIncompleteMultipartUpload"
+    }
+  }
+
+  depends_on = [google_project_service.required]
+}
+
+# Makes the bucket a Firebase Storage bucket so storage.rules (deployed by Cloud Build) apply to
+# Firebase SDK clients. Signed URLs and service accounts are not subject to those rules.
+resource "google_firebase_storage_bucket" "main" {
+  provider  = google-beta
+  project   = var.project_id
+  bucket_id = google_storage_bucket.main.name
+
+  depends_on = [google_firebase_project.this]
+}
