@@ -1,0 +1,1 @@
+"""The embedded backend family: SQLite documents and queue, a folder of blobs, a local push dispatcher."""

@@ -1,0 +1,52 @@
+"""HTTP routes that serve the local blob store's signed URLs (as Cloud Storage serves v4 URLs)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, Response
+
+from taskkit.backends.base import check_blob_key
+from taskkit.backends.local.blobs import LocalBlobStore
+from taskkit.errors import BackendError, NotFound
+
+
+def create_blob_router(store: LocalBlobStore) -> APIRouter:
+    """A router answering GET and PUT on `/_blobs/{key}` for requests that carry a valid signature."""
+    router = APIRouter(tags=["blobs"], include_in_schema=False)
+
+    def grant_for(key: str, request: Request):  # type: ignore[no-untyped-def]
+        try:
+            check_blob_key(key)
+        except BackendError as e:
+            raise HTTPException(400, "invalid object name") from e
+        grant = store.verify(key, dict(request.query_params), request.method)
+        if grant is None:
+            raise HTTPException(403, "signature invalid or expired")
+        return grant
+
+    @router.get("/_blobs/{key:path}")
+    def get_blob(key: str, request: Request) -> Response:
+        grant_for(key, request)
+        try:
+            data = store.get(key)
+        except NotFound as e:
+            raise HTTPException(404, "no such object") from e
+        return Response(content=data, media_type=store.content_type(key))
+
+    @router.put("/_blobs/{key:path}")
+    async def put_blob(key: str, request: Request) -> Response:
+        grant = grant_for(key, request)
+        content_type = request.headers.get("content-type", "")
+        if grant.content_type and content_type.split(";")[0].strip() != grant.content_type:
+            raise HTTPException(403, f"this URL only accepts Content-Type {grant.content_type}")
+        declared = request.headers.get("content-length")
+        if grant.max_bytes is not None and declared is not None and int(declared) > grant.max_bytes:
+            raise HTTPException(413, f"body larger than the {grant.max_bytes} bytes this URL allows")
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if grant.max_bytes is not None and len(body) > grant.max_bytes:
+                raise HTTPException(413, f"body larger than the {grant.max_bytes} bytes this URL allows")
+        store.put(key, bytes(body), content_type=content_type or "application/octet-stream")
+        return Response(status_code=200)
+
+    return router

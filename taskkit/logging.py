@@ -1,0 +1,86 @@
+"""structlog setup: Cloud Logging JSON in production, readable lines on a laptop.
+
+JSON lines carry `severity` and `message` (Cloud Logging's special fields), the bound task fields,
+and `logging.googleapis.com/trace` from X-Cloud-Trace-Context. Errors carry `stack_trace` with the
+formatted traceback, which Cloud Error Reporting picks up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from typing import Any
+
+import structlog
+
+_SEVERITY = {"debug": "DEBUG", "info": "INFO", "warning": "WARNING", "error": "ERROR", "critical": "CRITICAL"}
+_ERROR_EVENT_TYPE = "type.googleapis.com/google.devtools.clouderrorreporting.v1beta1.ReportedErrorEvent"
+
+
+def _cloud_fields(_: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    level = str(event.pop("level", method)).lower()
+    event["severity"] = _SEVERITY.get(level, "DEFAULT")
+    event["message"] = event.pop("event", "")
+    trace = event.pop("trace", None)
+    if trace:
+        event["logging.googleapis.com/trace"] = trace
+    stack = event.pop("exception", None)
+    if stack:
+        event["stack_trace"] = stack
+        event["@type"] = _ERROR_EVENT_TYPE
+        # Error Reporting reads the trace from the message when no @type-aware parser runs.
+        event["message"] = f"{event['message']}\n{stack}"
+    return event
+
+
+def wants_json() -> bool:
+    """JSON when asked (TASKKIT_LOG_FORMAT=json) or when running on Cloud Run (K_SERVICE is set)."""
+    fmt = os.environ.get("TASKKIT_LOG_FORMAT", "").lower()
+    return fmt == "json" or (fmt != "console" and bool(os.environ.get("K_SERVICE")))
+
+
+def configure_logging(*, json_output: bool | None = None, level: str | None = None) -> None:
+    """Configure structlog and the stdlib root logger once, at process start."""
+    use_json = wants_json() if json_output is None else json_output
+    level_name = (level or os.environ.get("TASKKIT_LOG_LEVEL", "INFO")).upper()
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
+    ]
+    renderer: list[Any]
+    if use_json:
+        renderer = [structlog.processors.format_exc_info, _cloud_fields, structlog.processors.JSONRenderer()]
+    else:
+        renderer = [structlog.dev.ConsoleRenderer(colors=False)]
+    structlog.configure(
+        processors=[*shared, *renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level_name]),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    logging.basicConfig(level=level_name, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+
+
+def trace_field(header: str | None, project: str | None) -> str | None:
+    """`projects/P/traces/T` from an X-Cloud-Trace-Context header (`T/SPAN;o=1`), or None."""
+    if not header:
+        return None
+    trace_id = header.split("/", 1)[0].strip()
+    if not trace_id:
+        return None
+    return f"projects/{project}/traces/{trace_id}" if project else trace_id
+
+
+@contextmanager
+def bind_request_trace(header: str | None, project: str | None) -> Iterator[None]:
+    """Bind the request's trace to every log line written while handling it."""
+    trace = trace_field(header, project)
+    if trace is None:
+        yield
+        return
+    with structlog.contextvars.bound_contextvars(trace=trace):
+        yield

@@ -1,0 +1,265 @@
+"""The embedded stack: one supervising process and N worker processes on loopback.
+
+The supervising process runs the local push dispatcher and the web app (the application's API and
+SPA if configured, plus the routes serving local signed URLs) and imports no task code; each worker
+is a separate `python -m taskkit worker` process with concurrency 1, so a long task never stalls the
+API and a killed worker takes nothing else with it. Dead workers are restarted.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import structlog
+import uvicorn
+from fastapi import FastAPI
+
+from taskkit.app import Kit
+from taskkit.backends.local.blob_routes import create_blob_router
+from taskkit.backends.local.blobs import LocalBlobStore
+from taskkit.backends.local.dispatcher import LocalDispatcher, Subscription
+from taskkit.errors import ConfigError
+from taskkit.settings import Settings
+from taskkit.worker import DEAD_LETTER_PATH, PUSH_PATH
+
+log = structlog.get_logger("taskkit.supervisor")
+
+
+def load_object(ref: str) -> Any:
+    """Import `package.module:attribute`; ConfigError with the reason if it fails."""
+    module_name, _, attr = ref.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"{ref!r} is not 'package.module:attribute'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ConfigError(f"cannot import {module_name!r} (from {ref!r}): {e}") from e
+    try:
+        return getattr(module, attr)
+    except AttributeError as e:
+        raise ConfigError(f"{module_name!r} has no attribute {attr!r}") from e
+
+
+def load_kit(ref: str) -> Kit:
+    """The Kit named by `ref`."""
+    kit = load_object(ref)
+    if not isinstance(kit, Kit):
+        raise ConfigError(f"{ref!r} is a {type(kit).__name__}, not a taskkit.Kit")
+    return kit
+
+
+def project_config(root: Path | None = None) -> dict[str, Any]:
+    """`[tool.taskkit]` of the pyproject.toml in `root` (the working directory by default)."""
+    path = (root or Path.cwd()) / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    with path.open("rb") as f:
+        return dict(tomllib.load(f).get("tool", {}).get("taskkit", {}))
+
+
+def cpu_quota() -> float:
+    """CPUs this process may use: the cgroup quota if one is set, else the CPU affinity."""
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            return max(1.0, int(quota) / int(period))
+    except (OSError, ValueError):
+        pass
+    return float(len(os.sched_getaffinity(0)))
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def subscriptions_for(settings: Settings, topics: list[str], worker_urls: list[str]) -> list[Subscription]:
+    """Push and dead-letter subscriptions for every topic, on the given workers."""
+    subs = []
+    for topic in topics:
+        dead = settings.dead_letter_topic(topic)
+        common: dict[str, Any] = {
+            "ack_deadline_s": float(settings.ack_deadline_s),
+            "min_backoff_s": settings.min_backoff_s,
+            "max_backoff_s": settings.max_backoff_s,
+            "max_delivery_attempts": settings.max_delivery_attempts,
+        }
+        subs.append(
+            Subscription(
+                f"{topic}-push", topic, tuple(u + PUSH_PATH for u in worker_urls), dead_letter_topic=dead, **common
+            )
+        )
+        subs.append(Subscription(f"{dead}-push", dead, tuple(u + DEAD_LETTER_PATH for u in worker_urls), **common))
+    return subs
+
+
+@dataclass
+class WorkerProcess:
+    """One supervised worker process."""
+
+    index: int
+    port: int
+    env: dict[str, str]
+    app_ref: str
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = field(default=0.0)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        cmd = [sys.executable, "-m", "taskkit", "worker", "--app", self.app_ref, "--port", str(self.port)]
+        self.process = subprocess.Popen(cmd, env=self.env)
+        self.started_at = time.monotonic()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class Supervisor:
+    """Starts, watches and stops the embedded stack."""
+
+    def __init__(
+        self,
+        app_ref: str,
+        *,
+        settings: Settings,
+        workers: int = 1,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        web_ref: str | None = None,
+    ) -> None:
+        if settings.backend != "local":
+            raise ConfigError("the embedded stack runs the local backend family (TASKKIT_BACKEND=local)")
+        if workers < 1:
+            raise ConfigError("--workers must be at least 1")
+        self.app_ref = app_ref
+        self.web_ref = web_ref
+        self.settings = settings.with_changes(data_dir=Path(settings.data_dir).resolve())
+        self.host, self.port, self.worker_count = host, port, workers
+        self.workers: list[WorkerProcess] = []
+        self.dispatcher: LocalDispatcher | None = None
+        self._stop = threading.Event()
+
+    def worker_env(self, index: int) -> dict[str, str]:
+        """Environment of worker `index`: the same settings, and its share of the CPUs."""
+        env = dict(os.environ)
+        env.update(
+            {
+                "TASKKIT_BACKEND": "local",
+                "TASKKIT_DATA_DIR": str(self.settings.data_dir),
+                "TASKKIT_PUBLIC_URL": self.settings.public_url,
+                "TASKKIT_WORKER_INDEX": str(index),
+                "TASKKIT_WORKER_CPUS": f"{max(1.0, cpu_quota() / self.worker_count):g}",
+            }
+        )
+        env.pop("TASKKIT_OWNER", None)
+        return env
+
+    def start_workers(self) -> None:
+        """Start the workers, wait until they answer, then start dispatching to them.
+
+        The topics to subscribe come from a worker's health answer, so this process never imports
+        the application's task modules (and whatever heavy libraries they import).
+        """
+        for index in range(self.worker_count):
+            worker = WorkerProcess(index, free_port(), self.worker_env(index), self.app_ref)
+            worker.start()
+            self.workers.append(worker)
+        for worker in self.workers:
+            wait_until_healthy(worker.url + "/healthz", alive=worker.alive)
+        topics = list(httpx.get(self.workers[0].url + "/healthz", timeout=10).json()["topics"])
+        subs = subscriptions_for(self.settings, topics, [w.url for w in self.workers])
+        self.dispatcher = LocalDispatcher(self.settings.data_dir / "broker.sqlite3", subs)
+        self.dispatcher.start()
+        threading.Thread(target=self._watch_workers, name="taskkit-supervise", daemon=True).start()
+
+    def _watch_workers(self) -> None:
+        while not self._stop.wait(0.5):
+            for worker in self.workers:
+                if not worker.alive() and not self._stop.is_set():
+                    code = worker.process.returncode if worker.process else None
+                    log.warning("worker.exited", index=worker.index, code=code, restarts=worker.restarts)
+                    time.sleep(min(5.0, 0.2 * 2**worker.restarts))
+                    worker.restarts += 1
+                    worker.start()
+
+    def web_app(self, kit: Kit) -> FastAPI:
+        """The supervising process's app: the configured web app (if any) plus local blob URLs."""
+        if self.web_ref:
+            factory = load_object(self.web_ref)
+            app = factory if isinstance(factory, FastAPI) else factory()
+            if not isinstance(app, FastAPI):
+                raise ConfigError(f"{self.web_ref!r} did not give a FastAPI app")
+        else:
+            app = FastAPI(title="taskkit embedded stack")
+
+            @app.get("/healthz")
+            def healthz() -> dict[str, Any]:
+                return {"ok": True, "workers": [w.alive() for w in self.workers]}
+
+        blobs = kit.blobs
+        if isinstance(blobs, LocalBlobStore):
+            app.include_router(create_blob_router(blobs))
+        return app
+
+    def stop(self) -> None:
+        """Stop dispatching, then the workers (SIGTERM, then SIGKILL after 10 s)."""
+        self._stop.set()
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+        for worker in self.workers:
+            worker.stop()
+
+    def run(self) -> None:
+        """Run until SIGINT/SIGTERM (blocking)."""
+        kit = Kit("embedded", settings=self.settings)
+        self.start_workers()
+        try:
+            config = uvicorn.Config(self.web_app(kit), host=self.host, port=self.port, log_config=None)
+            log.info("stack.ready", url=f"http://{self.host}:{self.port}", workers=self.worker_count)
+            uvicorn.Server(config).run()
+        finally:
+            self.stop()
+            kit.close()
+
+
+def wait_until_healthy(url: str, *, alive: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    """Poll `url` until it answers 200; ConfigError if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not alive():
+            raise ConfigError(f"worker behind {url} exited during start-up (see its log above)")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise ConfigError(f"worker behind {url} did not become healthy in {timeout_s:g} s")
