@@ -1,0 +1,150 @@
+"""English lyrics -> one Syllable per sung note.
+
+Syllables a word is split into by syllabic marks (begin/middle/end) are joined before lookup and the
+word's phonemes are spread back, one vowel nucleus per note. More nuclei than notes ("fire" on one
+note): nuclei merge into the notes there are. Fewer: the last vowel carries over the remaining notes
+as a melisma (those notes come back as None, like slurred notes). Consonants between two nuclei go to
+the later syllable as far as English allows a syllable to start with them (maximal onset).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+from singer_tasks.phonemize.dictionary import ARPABET_VOWELS, PhonemeDictionary
+from singer_tasks.phonemize.g2p import word_phonemes
+from singer_tasks.phonemize.units import Syllable
+from singer_tasks.score import Note
+
+_APOSTROPHES = str.maketrans({c: "'" for c in "\u2019\u2018\u02bc`\u00b4"})
+_WORD_BREAKS = re.compile(r"[_\u203f\u035c~\-\u2010\u2011\u2013\u2014/]")
+_VOICED_CONSONANTS = frozenset({"m", "n", "ng", "l", "r", "w", "y", "v", "z", "zh", "dh", "b", "d", "g", "jh"})
+_ONSETS = frozenset(
+    tuple(o.split())
+    for o in [
+        "p r",
+        "p l",
+        "p y",
+        "b r",
+        "b l",
+        "b y",
+        "t r",
+        "t w",
+        "d r",
+        "d w",
+        "k r",
+        "k l",
+        "k w",
+        "k y",
+        "g r",
+        "g l",
+        "g w",
+        "f r",
+        "f l",
+        "f y",
+        "th r",
+        "th w",
+        "sh r",
+        "s p",
+        "s t",
+        "s k",
+        "s m",
+        "s n",
+        "s l",
+        "s w",
+        "s f",
+        "s p r",
+        "s t r",
+        "s k r",
+        "s p l",
+        "s k w",
+        "s k y",
+        "m y",
+        "v y",
+        "hh y",
+        "n y",
+    ]
+)
+
+
+def clean_lyric(text: str) -> list[str]:
+    """The words of a lyric: lower case, accents and punctuation dropped, inner apostrophes kept."""
+    text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES)
+    text = _WORD_BREAKS.sub(" ", text)
+    text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+    text = re.sub(r"[^a-z' ]", " ", text.lower())
+    words = [w.strip("'") if not re.search(r"[a-z]'[a-z]|^'[a-z]|[a-z]in'$", w) else w for w in text.split()]
+    return [w for w in words if re.search(r"[a-z]", w)]
+
+
+def english_syllables(notes: Sequence[Note], dictionary: PhonemeDictionary) -> list[Syllable | None]:
+    """One entry per note: the Syllable it starts, or None when it continues the previous one."""
+    out: list[Syllable | None] = [None] * len(notes)
+    for indices in _words(notes):
+        text = " ".join(notes[i].lyric or "" for i in indices) if len(indices) == 1 else _joined(notes, indices)
+        arpabet = [p for w in clean_lyric(text) for p in word_phonemes(w)]
+        for i, syllable in zip(indices, split_syllables(arpabet, len(indices)), strict=True):
+            out[i] = None if syllable is None else _to_voice(syllable, dictionary)
+    return out
+
+
+def _joined(notes: Sequence[Note], indices: list[int]) -> str:
+    # syllables of one word join without a space so the dictionary sees "jeannie", not "jean nie"
+    return "".join((notes[i].lyric or "").strip().strip("-") for i in indices)
+
+
+def _words(notes: Sequence[Note]) -> list[list[int]]:
+    """Indices of syllable-bearing notes grouped into words by their syllabic marks."""
+    words: list[list[int]] = []
+    open_word = False
+    for i, note in enumerate(notes):
+        if note.melisma or note.lyric is None:
+            continue
+        if open_word and note.syllabic in ("middle", "end"):
+            words[-1].append(i)
+        else:
+            words.append([i])
+        open_word = note.syllabic in ("begin", "middle")
+    return words
+
+
+def split_syllables(phonemes: Sequence[str], notes: int) -> list[tuple[tuple[str, ...], ...] | None]:
+    """Spread a word's ARPAbet over `notes` notes: (onset, nucleus, coda) per note, None for melisma."""
+    if not phonemes:
+        return [None] * notes
+    nuclei = [i for i, p in enumerate(phonemes) if p in ARPABET_VOWELS]
+    if not nuclei:  # "hmm", "shh": sustain the last voiced consonant (or the last phoneme)
+        voiced = [i for i, p in enumerate(phonemes) if p in _VOICED_CONSONANTS]
+        nuclei = [voiced[-1] if voiced else len(phonemes) - 1]
+    groups = min(len(nuclei), notes)
+    base, extra = divmod(len(nuclei), groups)
+    spans: list[tuple[int, int]] = []  # (first nucleus index, last nucleus index) per group
+    k = 0
+    for g in range(groups):
+        size = base + (1 if g < extra else 0)
+        spans.append((nuclei[k], nuclei[k + size - 1]))
+        k += size
+    starts = [0] + [_onset_start(phonemes, spans[g][1] + 1, spans[g + 1][0]) for g in range(groups - 1)]
+    ends = [*starts[1:], len(phonemes)]
+    result: list[tuple[tuple[str, ...], ...] | None] = []
+    for (first, last), start, end in zip(spans, starts, ends, strict=True):
+        result.append(
+            (tuple(phonemes[start:first]), tuple(phonemes[first : last + 1]), tuple(phonemes[last + 1 : end]))
+        )
+    return result + [None] * (notes - groups)
+
+
+def _onset_start(phonemes: Sequence[str], lo: int, hi: int) -> int:
+    """Where the next syllable starts within the consonants phonemes[lo:hi] (maximal legal onset)."""
+    for start in range(lo, hi):
+        cluster = tuple(phonemes[start:hi])
+        if (len(cluster) == 1 and cluster[0] != "ng") or cluster in _ONSETS:
+            return start
+    return hi
+
+
+def _to_voice(parts: tuple[tuple[str, ...], ...], dictionary: PhonemeDictionary) -> Syllable:
+    onset, nucleus, coda = (tuple(v for p in part for v in dictionary.lookup("en", p)) for part in parts)
+    return Syllable(onset, nucleus, coda)

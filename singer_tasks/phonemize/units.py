@@ -1,0 +1,24 @@
+"""The unit the language front-ends hand to timing: the phonemes one sung note starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Syllable:
+    """Phonemes (voice names) of the syllable a note starts.
+
+    onset: consonants sung before the note's onset; nucleus: from the vowel that starts on the onset
+    to the last vowel of the syllable (more than one vowel when a word has more vowel nuclei than
+    notes); coda: consonants after it, sung at the end of the syllable's last note.
+    """
+
+    onset: tuple[str, ...]
+    nucleus: tuple[str, ...]
+    coda: tuple[str, ...] = ()
+
+    @property
+    def phonemes(self) -> tuple[str, ...]:
+        """All phonemes in order."""
+        return self.onset + self.nucleus + self.coda
