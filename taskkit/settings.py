@@ -63,6 +63,15 @@ class Settings:
     push_service_account: str | None = None
     # Push auth (OIDC) is on for gcp unless turned off explicitly (emulators send no token).
     push_auth: bool | None = None
+    # Firebase project whose ID tokens the API accepts (defaults to `project`).
+    firebase_project_id: str | None = None
+    firestore_database: str = "(default)"
+    # Attempts of a whole document-store transaction under contention, before a transient error.
+    transaction_attempts: int = 10
+    pubsub_publish_timeout_s: float = 30.0
+    pubsub_publish_attempts: int = 5
+    # Base URL of the IAM Credentials API (signBlob); tests point it at a local stand-in.
+    iam_credentials_endpoint: str = "https://iamcredentials.googleapis.com"
 
     def __post_init__(self) -> None:
         if self.backend not in ("local", "gcp"):
@@ -75,6 +84,10 @@ class Settings:
             )
         if self.min_backoff_s < 0 or self.max_backoff_s < self.min_backoff_s:
             raise ConfigError("TASKKIT_MIN_BACKOFF_S must be >= 0 and <= TASKKIT_MAX_BACKOFF_S")
+        if self.transaction_attempts < 1 or self.pubsub_publish_attempts < 1:
+            raise ConfigError("TASKKIT_TRANSACTION_ATTEMPTS and TASKKIT_PUBSUB_PUBLISH_ATTEMPTS must be >= 1")
+        if self.pubsub_publish_timeout_s <= 0:
+            raise ConfigError("TASKKIT_PUBSUB_PUBLISH_TIMEOUT_S must be > 0")
 
     @property
     def push_auth_enabled(self) -> bool:
