@@ -59,3 +59,8 @@ output "firebase_web_config" {
     messagingSenderId = data.google_firebase_web_app_config.spa.messaging_sender_id
   }
 }
+
+output "build_source_bucket" {
+  description = "Bucket for `gcloud builds submit --gcs-source-staging-dir gs://<this>/source`."
+  value       = google_storage_bucket.build_source.name
+}

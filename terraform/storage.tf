@@ -79,3 +79,35 @@ resource "google_firebase_storage_bucket" "main" {
 
   depends_on = [google_firebase_project.this]
 }
+
+# Staging bucket for `gcloud builds submit --gcs-source-staging-dir`: a build that runs as
+# deployer-sa reads its source from here (the default staging bucket would need a grant made by
+# hand after the first submit). Sources are deleted after a week.
+#trivy:ignore:AVD-GCP-0066 Build sources are the public repository's content; Google-managed encryption is enough.
+resource "google_storage_bucket" "build_source" {
+  # checkov:skip=CKV_GCP_62: Short-lived copies of the repository; access is already in Cloud Build's own logs.
+  # checkov:skip=CKV_GCP_78: Sources are re-uploaded for every build; versions would only add cost.
+  name     = "${var.project_id}-build-source"
+  location = var.bucket_location
+  labels   = local.labels
+
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+
+  lifecycle_rule {
+    condition {
+      age = 7
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  depends_on = [google_project_service.required]
+}
+
+resource "google_storage_bucket_iam_member" "deployer_read_build_source" {
+  bucket = google_storage_bucket.build_source.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.deployer.member
+}
