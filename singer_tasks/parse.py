@@ -14,7 +14,7 @@ from typing import Any
 from xml.etree.ElementTree import Element
 
 from singer_tasks.limits import ScoreLimits
-from singer_tasks.parse_events import TempoMap, part_events
+from singer_tasks.parse_events import TempoMap, lyric_lines, part_events
 from singer_tasks.parse_xml import load_score_xml
 from singer_tasks.score import (
     NoLyrics,
@@ -41,7 +41,8 @@ def parse_score(
     """Read a MusicXML (.musicxml, .xml, .mxl) score and return its vocal line for one verse.
 
     part: None picks the part with the most lyrics; an int is a 1-based part number; a str matches a
-    part's name, abbreviation or id (case-insensitive). verse: the lyric line (1-based).
+    part's name, abbreviation or id (case-insensitive). verse: 1-based, counting the lyric lines the
+    part uses in number order (a chorale whose only line is numbered 2 sings it as verse 1).
     Raises a ScoreError subclass naming the problem.
     """
     limits = limits if limits is not None else ScoreLimits.from_env()
@@ -55,6 +56,14 @@ def parse_score(
     if not parts or not any(p.recurse().notes for p in parts):
         raise NoNotes(f"{filename} has no notes; upload a score with a sung melody")
     chosen = _choose_part(parts, part, verse, filename)
+    verses = len(lyric_lines(chosen))
+    if verse > verses:
+        raise NoLyrics(
+            f"part '{_name(chosen)}' has {verses} verse(s) of lyrics, so verse {verse} does not exist; "
+            f"choose 1 to {verses}"
+            if verses
+            else f"part '{_name(chosen)}' has no lyrics; choose the part that carries the lyrics"
+        )
     events, unsung = part_events(chosen, verse, TempoMap.from_music21(m21score))
     notes = [e for e in events if isinstance(e, Note)]
     if not notes:
@@ -117,16 +126,14 @@ def _choose_part(parts: list[Any], part: int | str | None, verse: int, filename:
                 return p
         names = ", ".join(repr(_name(p)) for p in parts)
         raise PartNotFound(f"{filename} has no part named {part!r}; its parts are {names}")
-    counts = [_lyric_count(p, verse) for p in parts]
+    counts = [_lyric_count(p) for p in parts]
     if max(counts) == 0:
-        other = [v for v in range(1, 10) if v != verse and any(_lyric_count(p, v) for p in parts)]
-        hint = f"; lyrics exist for verse {other[0]}" if other else "; add lyrics to the melody"
-        raise NoLyrics(f"{filename} has no lyrics for verse {verse}{hint}")
+        raise NoLyrics(f"{filename} has no lyrics; add lyrics to the melody and export it again")
     return parts[counts.index(max(counts))]
 
 
-def _lyric_count(part: Any, verse: int) -> int:
-    return sum(1 for n in part.recurse().notes if any(ly.number == verse and ly.text for ly in n.lyrics))
+def _lyric_count(part: Any) -> int:
+    return sum(1 for n in part.recurse().notes if any(ly.text for ly in n.lyrics))
 
 
 def _name(part: Any) -> str:

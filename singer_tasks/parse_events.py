@@ -36,7 +36,12 @@ class TempoMap:
         for start, end, mark in m21score.metronomeMarkBoundaries():
             if end <= start and starts_q:
                 continue  # music21 reports zero-length boundaries for marks at the same offset
-            spq = float(mark.secondsPerQuarter())
+            if mark.getQuarterBPM() is None:  # a text-only tempo ("Langsam"): keep the previous tempo
+                if starts_q:
+                    continue
+                spq = 0.5
+            else:
+                spq = float(mark.secondsPerQuarter())
             if starts_q and abs(float(start) - starts_q[-1]) < _EPS_Q:
                 s_per_q[-1] = spq  # the later mark at one offset wins
                 continue
@@ -68,10 +73,16 @@ class _Raw:
     breath: bool = False
 
 
+def lyric_lines(part: Any) -> list[int]:
+    """The lyric line numbers used in a part, in order: verse N is the N-th of them."""
+    return sorted({ly.number for n in part.recurse().notes for ly in n.lyrics if ly.text})
+
+
 def part_events(part: Any, verse: int, tempo: TempoMap) -> tuple[list[Event], int]:
-    """The part's events for one verse, tiling [0, end]; also how many lyric-less notes after a rest
-    were turned into rests (a note with nothing to sing and no syllable to continue)."""
-    raws = _merge_ties(list(_walk(part, verse)))
+    """The part's events for one verse (1-based, counting the lyric lines the part uses), tiling
+    [0, end]; also how many lyric-less notes after a rest were turned into rests (a note with nothing
+    to sing and no syllable to continue)."""
+    raws = _merge_ties(list(_walk(part, lyric_lines(part), verse)))
     events: list[Event] = []
     unsung = 0
     cursor_q = 0.0
@@ -104,28 +115,30 @@ def part_events(part: Any, verse: int, tempo: TempoMap) -> tuple[list[Event], in
     return _merge_rests(events), unsung
 
 
-def _walk(part: Any, verse: int) -> Any:
+def _walk(part: Any, lines: list[int], verse: int) -> Any:
     passes: Counter[Any] = Counter()
     for measure in part.getElementsByClass("Measure"):
         container = measure.voices[0] if measure.hasVoices() else measure
         base_q = float(measure.offset) + (float(container.offset) if container is not measure else 0.0)
-        line = _lyric_line(container, measure.number, verse, passes)
+        line = _lyric_line(container, measure.number, lines, verse, passes)
         for el in container.notesAndRests:
             if el.duration.isGrace or float(el.quarterLength) <= 0:
                 continue
             yield _raw(el, base_q + float(el.offset), line)
 
 
-def _lyric_line(container: Any, number: Any, verse: int, passes: Counter[Any]) -> int:
-    """The lyric line to sing in this measure: after repeats are expanded, the k-th pass through a
-    measure sings line verse+k-1 where the measure has it (the usual "1. ... 2. ..." under a repeat),
-    and the chosen verse where it does not (a refrain written once)."""
+def _lyric_line(container: Any, number: Any, lines: list[int], verse: int, passes: Counter[Any]) -> int:
+    """The lyric number to sing in this measure: after repeats are expanded, the k-th pass through a
+    measure sings verse+k-1 where the measure has it (the usual "1. ... 2. ..." under a repeat), and
+    the chosen verse where it does not (a refrain written once)."""
     passes[number] += 1
-    line = verse + passes[number] - 1
-    if line == verse:
-        return verse
+    chosen = lines[verse - 1] if verse <= len(lines) else -1
+    index = verse - 1 + passes[number] - 1
+    if passes[number] == 1 or index >= len(lines):
+        return chosen
+    line = lines[index]
     has_line = any(ly.number == line and ly.text for n in container.notes for ly in n.lyrics)
-    return line if has_line else verse
+    return line if has_line else chosen
 
 
 def _raw(el: Any, onset_q: float, verse: int) -> _Raw:
