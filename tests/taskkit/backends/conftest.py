@@ -93,7 +93,8 @@ class BrokerHarness:
         deadline = time.monotonic() + timeout_s
         subscription = f"projects/{PROJECT}/subscriptions/{topic}"
         while len(got) < count and time.monotonic() < deadline:
-            response = subscriber.pull(subscription=subscription, max_messages=10, timeout=5)
+            wait_s = max(0.5, min(5.0, deadline - time.monotonic()))
+            response = subscriber.pull(subscription=subscription, max_messages=10, timeout=wait_s)
             for item in response.received_messages:
                 got.append((bytes(item.message.data), dict(item.message.attributes)))
             if response.received_messages:
