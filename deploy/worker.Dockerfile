@@ -1,7 +1,8 @@
 # The worker image: taskkit's push, dead-letter and sweep endpoints with the render stack.
 # Built from the repository root:
 #   docker build -f deploy/worker.Dockerfile --build-arg VOICES_DIR=checkpoints -t worker .
-# CPU-only torch (the CUDA wheels would add gigabytes no CPU instance uses). Voices are baked in
+# CPU-only torch (the CUDA wheels would add gigabytes no CPU instance uses); the GPU tier's image
+# passes a CUDA index as TORCH_INDEX_URL (deploy/cloudbuild.yaml). Voices are baked in
 # from VOICES_DIR (default: the repository's checkpoints/, which holds manifests and tiny test
 # voices only) or mounted at run time from a bucket (terraform var.voices_bucket -> /voices).
 

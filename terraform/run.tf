@@ -8,22 +8,24 @@
 
 # Environment: taskkit reads TASKKIT_<Settings field> (taskkit/settings.py); the worker gets the
 # push subscription's real settings so taskkit's start-up check sees what Pub/Sub will do.
+# Written out in full (no merge) so that tests/infra can read every name and value.
 locals {
-  common_env = {
-    TASKKIT_BACKEND       = "gcp"
-    TASKKIT_PROJECT       = var.project_id
-    TASKKIT_BUCKET        = local.bucket_name
-    TASKKIT_DEFAULT_TOPIC = local.render_topic
-  }
-
-  api_env = merge(local.common_env, {
+  api_env = {
+    TASKKIT_BACKEND                = "gcp"
+    TASKKIT_PROJECT                = var.project_id
+    TASKKIT_BUCKET                 = local.bucket_name
+    TASKKIT_DEFAULT_TOPIC          = local.render_topic
     TASKKIT_SIGNER_SERVICE_ACCOUNT = google_service_account.api.email
     SINGER_DEFAULT_CREDITS         = tostring(var.singer_default_credits)
     SINGER_MAX_JOBS_IN_FLIGHT      = tostring(var.singer_max_jobs_in_flight)
     FIREBASE_PROJECT_ID            = var.project_id
-  })
+  }
 
-  worker_env = merge(local.common_env, {
+  worker_env = {
+    TASKKIT_BACKEND               = "gcp"
+    TASKKIT_PROJECT               = var.project_id
+    TASKKIT_BUCKET                = local.bucket_name
+    TASKKIT_DEFAULT_TOPIC         = local.render_topic
     TASKKIT_ACK_DEADLINE_S        = tostring(var.ack_deadline_s)
     TASKKIT_MAX_DELIVERY_ATTEMPTS = tostring(var.max_delivery_attempts)
     TASKKIT_MIN_BACKOFF_S         = tostring(var.retry_min_backoff_s)
@@ -31,11 +33,10 @@ locals {
     TASKKIT_PUSH_AUDIENCE         = local.push_audience
     TASKKIT_PUSH_SERVICE_ACCOUNT  = google_service_account.push.email
     SINGER_VOICE                  = var.singer_voice
-  }, var.voices_bucket != "" ? { SINGER_VOICES_DIR = "/voices" } : {})
+  }
 
-  gpu_worker_env = merge(local.worker_env, {
-    TASKKIT_PUSH_AUDIENCE = local.gpu_push_audience
-  })
+  # Only when voices come from a mounted bucket instead of the image.
+  voices_env = var.voices_bucket != "" ? { SINGER_VOICES_DIR = "/voices" } : {}
 }
 
 resource "google_artifact_registry_repository" "images" {
@@ -164,7 +165,7 @@ resource "google_cloud_run_v2_service" "worker" {
       }
 
       dynamic "env" {
-        for_each = local.worker_env
+        for_each = merge(local.worker_env, local.voices_env)
         content {
           name  = env.key
           value = env.value
@@ -178,7 +179,6 @@ resource "google_cloud_run_v2_service" "worker" {
           mount_path = "/voices"
         }
       }
-
     }
 
     dynamic "volumes" {
@@ -237,7 +237,7 @@ resource "google_cloud_run_v2_service" "worker_gpu" {
     }
 
     containers {
-      image = var.worker_image
+      image = var.worker_gpu_image
 
       resources {
         limits = {
@@ -251,13 +251,31 @@ resource "google_cloud_run_v2_service" "worker_gpu" {
       }
 
       dynamic "env" {
-        for_each = local.gpu_worker_env
+        for_each = merge(local.worker_env, local.voices_env, { TASKKIT_PUSH_AUDIENCE = local.gpu_push_audience })
         content {
           name  = env.key
           value = env.value
         }
       }
 
+      dynamic "volume_mounts" {
+        for_each = var.voices_bucket != "" ? [1] : []
+        content {
+          name       = "voices"
+          mount_path = "/voices"
+        }
+      }
+    }
+
+    dynamic "volumes" {
+      for_each = var.voices_bucket != "" ? [1] : []
+      content {
+        name = "voices"
+        gcs {
+          bucket    = var.voices_bucket
+          read_only = true
+        }
+      }
     }
   }
 

@@ -55,6 +55,12 @@ variable "worker_image" {
   default     = "us-docker.pkg.dev/cloudrun/container/hello"
 }
 
+variable "worker_gpu_image" {
+  description = "Image of the GPU worker used at creation (a CUDA torch build of deploy/worker.Dockerfile)."
+  type        = string
+  default     = "us-docker.pkg.dev/cloudrun/container/hello"
+}
+
 # --- Timing. These must satisfy taskkit's start-up check (DESIGN.md, "Attempts"):
 # time_limit_s + margin <= ack deadline <= 600 s and max_delivery_attempts > max_attempts.
 
