@@ -26,7 +26,7 @@ def test_terraform_files_are_formatted() -> None:
 
 def test_fmt_check_detects_a_misformatted_file(tmp_path: Path) -> None:
     shutil.copy(TERRAFORM_DIR / "variables.tf", tmp_path / "variables.tf")
-    (tmp_path / "extra.tf").write_text('locals {\n  a=1\n    b = 2\n}\n', encoding="utf-8")
+    (tmp_path / "extra.tf").write_text("locals {\n  a=1\n    b = 2\n}\n", encoding="utf-8")
     code, diff = _fmt_check(tmp_path)
     assert code == FMT_DIFFERS
     assert "extra.tf" in diff and "variables.tf" not in diff

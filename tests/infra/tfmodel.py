@@ -124,6 +124,23 @@ class Terraform:
         return self.locals[name]
 
 
+def _add_blocks(path: Path, kind: str, entries: list[Any], target: dict[str, dict[str, dict[str, Any]]]) -> None:
+    for entry in entries:
+        for rtype, by_name in entry.items():
+            for name, body in by_name.items():
+                if name in target.setdefault(rtype, {}):
+                    raise TerraformModelError(f"{path}: {kind} {rtype}.{name} declared twice")
+                target[rtype][name] = body
+
+
+def _add_named(path: Path, kind: str, entries: list[Any], target: dict[str, Any]) -> None:
+    for entry in entries:
+        for name, body in entry.items():
+            if name in target:
+                raise TerraformModelError(f"{path}: {kind} {name} declared twice")
+            target[name] = body
+
+
 def load(directory: Path = TERRAFORM_DIR) -> Terraform:
     """Parse every .tf file of `directory` into one model; duplicate names are an error."""
     model = Terraform()
@@ -132,24 +149,11 @@ def load(directory: Path = TERRAFORM_DIR) -> Terraform:
         raise TerraformModelError(f"no .tf files in {directory}")
     for path in files:
         parsed = strip_comments(parse_file(path))
-        for kind, target in (("resource", model.resources), ("data", model.data)):
-            for entry in parsed.get(kind, []):
-                for rtype, by_name in entry.items():
-                    for name, body in by_name.items():
-                        if name in target.setdefault(rtype, {}):
-                            raise TerraformModelError(f"{path}: {kind} {rtype}.{name} declared twice")
-                        target[rtype][name] = body
-        for kind, flat in (("variable", model.variables), ("output", model.outputs)):
-            for entry in parsed.get(kind, []):
-                for name, body in entry.items():
-                    if name in flat:
-                        raise TerraformModelError(f"{path}: {kind} {name} declared twice")
-                    flat[name] = body
-        for entry in parsed.get("locals", []):
-            for name, value in entry.items():
-                if name in model.locals:
-                    raise TerraformModelError(f"{path}: local {name} declared twice")
-                model.locals[name] = value
+        _add_blocks(path, "resource", parsed.get("resource", []), model.resources)
+        _add_blocks(path, "data", parsed.get("data", []), model.data)
+        _add_named(path, "variable", parsed.get("variable", []), model.variables)
+        _add_named(path, "output", parsed.get("output", []), model.outputs)
+        _add_named(path, "local", parsed.get("locals", []), model.locals)
     return model
 
 
