@@ -16,6 +16,7 @@ from taskkit.settings import require
 
 if TYPE_CHECKING:
     from taskkit.backends.base import BlobStore, Broker, DocumentStore
+    from taskkit.backends.gcp.tokens import FirebaseTokenVerifier
     from taskkit.settings import Settings
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -91,3 +92,11 @@ def create_blob_store(settings: Settings) -> BlobStore:
     elif isinstance(credentials, google.auth.credentials.Signing):
         signing = credentials  # a service-account key: sign locally
     return GcsBlobStore(client, bucket, signing_credentials=signing, endpoint=endpoint)
+
+
+def create_firebase_verifier(settings: Settings) -> FirebaseTokenVerifier:
+    """The Firebase ID-token verifier for `settings.firebase_project_id` (default: `settings.project`)."""
+    from taskkit.backends.gcp.tokens import FirebaseTokenVerifier
+
+    project = require(settings.firebase_project_id or settings.project, "TASKKIT_FIREBASE_PROJECT_ID")
+    return FirebaseTokenVerifier(project)
