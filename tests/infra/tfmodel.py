@@ -101,23 +101,26 @@ class Terraform:
         except KeyError as e:
             raise TerraformModelError(f"variable {variable!r} has no default") from e
 
-    def resolve(self, value: Any) -> Any:
+    def resolve(self, value: Any, given: Mapping[str, Any] | None = None) -> Any:
         """Resolve `${var.x}`, `${tostring(var.x)}` and `${local.x}` (and inline uses) to defaults.
 
-        References to resources stay as they are: their values exist only after an apply.
+        `given` supplies variables that have no default. References to resources stay as they
+        are: their values exist only after an apply.
         """
         if not isinstance(value, str):
             return value
         match = _SIMPLE_REF.match(value)
         if match:
-            resolved = self._lookup(match.group(1), match.group(2))
+            resolved = self._lookup(match.group(1), match.group(2), given)
             if value.startswith("${tostring("):
                 return str(resolved)
-            return self.resolve(resolved)
-        return _INLINE_REF.sub(lambda m: str(self.resolve(self._lookup(m.group(1), m.group(2)))), value)
+            return self.resolve(resolved, given)
+        return _INLINE_REF.sub(lambda m: str(self.resolve(self._lookup(m.group(1), m.group(2), given), given)), value)
 
-    def _lookup(self, kind: str, name: str) -> Any:
+    def _lookup(self, kind: str, name: str, given: Mapping[str, Any] | None) -> Any:
         if kind == "var":
+            if given and name in given:
+                return given[name]
             return self.default(name)
         if name not in self.locals:
             raise TerraformModelError(f"no local {name!r}")
