@@ -45,9 +45,11 @@ locals {
   }
 
   # TTL fields: records expire by themselves (DESIGN.md, "Nothing is stuck for ever").
+  # Firestore TTL deletes only documents whose expireAt holds a timestamp value.
   firestore_ttl_fields = {
     leases       = "taskkit_leases"
     dead_letters = "taskkit_dead_letters"
+    chords       = "taskkit_chords"
   }
 }
 
