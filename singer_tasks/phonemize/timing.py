@@ -105,7 +105,8 @@ def _time_word(
     word: Word, next_onset: Sequence[str], *, first: bool, options: PhraseOptions, is_vowel: IsVowel
 ) -> None:
     length = word.end_s - word.start_s
-    frac = options.borrow_frac if word.kind == "note" else options.rest_borrow_frac
+    # a rest lends most of itself to the next consonants; a note or a breath keeps at least half
+    frac = options.rest_borrow_frac if word.kind == SILENCE else options.borrow_frac
     tail = _share(len(next_onset), options.consonant_s, frac * length)
     own_onset = word.syllable.onset if (first and word.syllable) else ()
     head = _share(len(own_onset), options.consonant_s, options.borrow_frac * (length - sum(tail)))
