@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from taskkit.errors import AlreadyExists, BackendError, NotFound
+from tests.taskkit.backends.concurrency import race
 from tests.taskkit.backends.conftest import BlobHarness
-from tests.taskkit.backends.test_documents_contract import race
 
 pytestmark = pytest.mark.emulator
 
