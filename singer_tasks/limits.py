@@ -23,6 +23,8 @@ class ScoreLimits:
     max_archive_members: entries in an .mxl archive.
     max_song_s: length of the sung line after repeats are expanded.
     max_notes: notes in the sung line.
+    max_xml_notes: <note> elements in the whole file (all parts), checked before music21 builds the
+    score, so a huge orchestral file is refused before it costs minutes of parsing.
     """
 
     max_score_bytes: int = 5_000_000
@@ -31,6 +33,7 @@ class ScoreLimits:
     max_archive_members: int = 64
     max_song_s: float = 900.0
     max_notes: int = 20_000
+    max_xml_notes: int = 100_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ScoreLimits:
@@ -45,6 +48,7 @@ class ScoreLimits:
             max_archive_members=base.max_archive_members,
             max_song_s=_read(env, "SINGER_MAX_SONG_SECONDS", base.max_song_s),
             max_notes=int(_read(env, "SINGER_MAX_NOTES", base.max_notes)),
+            max_xml_notes=base.max_xml_notes,
         )
 
 

@@ -91,9 +91,10 @@ def parse_score(
 
 
 def _to_music21(root: Element, filename: str) -> Any:
-    from music21.musicxml.xmlToM21 import MusicXMLImporter  # heavy: imported on the worker path only
+    from music21.musicxml import xmlToM21  # heavy: imported on the worker path only
 
-    importer = MusicXMLImporter()
+    module: Any = xmlToM21  # music21 is untyped
+    importer = module.MusicXMLImporter()
     try:
         importer.xmlRootToScore(root, importer.stream)
     # music21 raises many unrelated exception types on malformed scores; all mean "cannot read it"

@@ -47,6 +47,12 @@ def load_score_xml(data: bytes, filename: str, limits: ScoreLimits) -> Element:
             f"{filename} is XML but not a MusicXML score (root element <{root.tag}>); "
             "upload a MusicXML export of your score"
         )
+    notes = sum(1 for _ in root.iter("note"))
+    if notes > limits.max_xml_notes:
+        raise ScoreTooLarge(
+            f"{filename} holds {notes:,} notes over all its parts, over the limit of {limits.max_xml_notes:,}; "
+            "upload a score with the vocal part only"
+        )
     return root
 
 

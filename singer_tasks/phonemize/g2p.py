@@ -120,7 +120,8 @@ class GruPredictor:
 
     @staticmethod
     def _sigmoid(x: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-x))
+        out: np.ndarray = 1.0 / (1.0 + np.exp(-x))
+        return out
 
     def _cell(self, x: np.ndarray, h: np.ndarray, prefix: str) -> np.ndarray:
         w = self._w

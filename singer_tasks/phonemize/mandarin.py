@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from singer_tasks.phonemize.dictionary import PhonemeDictionary
 from singer_tasks.phonemize.units import Syllable
-from singer_tasks.score import Note
+from singer_tasks.score import Note, UnknownPhoneme
 
 _HANZI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]")
 _TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]|[a-zA-Z\u00c0-\u024f:]+")
@@ -79,8 +79,14 @@ def _read_hanzi(text: str) -> list[str]:
         return []
     from pypinyin import Style, lazy_pinyin  # loads its dictionaries on first use
 
-    readings = lazy_pinyin(text, style=Style.NORMAL, v_to_u=False, errors=lambda chars: ["?"] * len(chars))
+    readings = lazy_pinyin(text, style=Style.NORMAL, v_to_u=False)
     # pypinyin returns one reading per character for CJK input; keep that invariant explicit
     if len(readings) != len(text):
         readings = [lazy_pinyin(c, style=Style.NORMAL, v_to_u=False)[0] for c in text]
-    return [normalize_pinyin(r) or "?" for r in readings]
+    out = []
+    for char, reading in zip(text, readings, strict=True):
+        syllable = normalize_pinyin(reading)
+        if not syllable:
+            raise UnknownPhoneme(f"no pinyin reading is known for '{char}'; write that lyric in pinyin instead")
+        out.append(syllable)
+    return out

@@ -143,3 +143,10 @@ def test_parse_reads_limits_from_environment(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("SINGER_MAX_SCORE_BYTES", "50")
     with pytest.raises(ScoreTooLarge, match="limit of 50"):
         parse_score(_song(), "x.musicxml")
+
+
+def test_too_many_notes_in_the_file_is_refused_before_music21() -> None:
+    xml = voice_score([measure(1, tempo(120), *(note("C4", 4, "la") for _ in range(4)))])
+    assert len(parse_score(xml, "ok.musicxml", limits=ScoreLimits(max_xml_notes=4)).notes) == 4
+    with pytest.raises(ScoreTooLarge, match="holds 4 notes"):
+        parse_score(xml, "x.musicxml", limits=ScoreLimits(max_xml_notes=3))

@@ -120,3 +120,13 @@ def test_builtin_inventory_and_vowels() -> None:
     assert {"SP", "AP", "a", "zh", "ir", "i0", "aa", "hh", "ng"} <= d.inventory
     assert d.is_vowel("ang") and d.is_vowel("iy") and not d.is_vowel("zh") and not d.is_vowel("t")
     assert d.languages == ("en", "zh")
+
+
+def test_hanzi_without_a_reading_is_named() -> None:
+    rare = "\U0002a6d6"  # an Extension B character pypinyin has no reading for
+    from pypinyin import Style, lazy_pinyin
+
+    if normalize_pinyin(lazy_pinyin(rare, style=Style.NORMAL)[0]):
+        pytest.skip("this pypinyin knows the character")
+    with pytest.raises(UnknownPhoneme, match=rare):
+        mandarin_syllables(_notes(rare), PhonemeDictionary.builtin())
