@@ -76,7 +76,10 @@ def score_to_phrases(
     if not any(s is not None for s in syllables):
         raise NoLyrics(f"the lyrics hold nothing singable in language '{lang}'; check the lyrics or the language")
     words = build_words(score, syllables, options, voice.is_vowel)
-    phrases = [to_phrase(group, lang, options) for group in split_phrases(words, options)]
+    # openvpi's acoustic inference refuses a segment `lang` its voice has no language map for, so only
+    # a multilingual (prefixed) voice gets one
+    segment_lang = lang if voice.prefixed else None
+    phrases = [to_phrase(group, segment_lang, options) for group in split_phrases(words, options)]
     for phrase in phrases:
         voice.check(phrase.ph_seq)
     return phrases

@@ -100,6 +100,12 @@ def test_multilingual_voice_prefixes_phonemes_and_tags_lang() -> None:
     assert phrase.to_ds_segment()["lang"] == "zh"
 
 
+def test_single_language_voice_segments_carry_no_lang() -> None:
+    (phrase,) = score_to_phrases(song([("rest", 0.5), ("C4", 1.0, "我"), ("rest", 0.5)]), language="zh")
+    assert phrase.ph_seq == ("SP", "w", "o", "SP")
+    assert phrase.lang is None and "lang" not in phrase.to_ds_segment()
+
+
 def test_voice_without_the_language() -> None:
     en_only = PhonemeDictionary.load(REPO / "phonemes" / "arpabet-en.txt", "en")
     with pytest.raises(UnsupportedLanguage, match="sings en"):
