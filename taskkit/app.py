@@ -174,5 +174,23 @@ class Kit:
                     f"{2 * o.max_attempts} (it is {s.max_delivery_attempts}); deliveries that meet a live lease "
                     "also count, so the subscription must allow well more deliveries than attempts"
                 )
+            span = redelivery_span_s(s)
+            if span < o.lease_ttl(s.grace_s):
+                problems.append(
+                    f"task {o.name!r}: the subscription stops redelivering after {span:g} s "
+                    f"({s.max_delivery_attempts} deliveries, backoff {s.min_backoff_s:g}..{s.max_backoff_s:g} s), "
+                    f"before a dead worker's lease ({o.lease_ttl(s.grace_s):g} s) expires; raise the backoff or "
+                    "max_delivery_attempts"
+                )
         if problems:
             raise ConfigError("timing configuration refused:\n- " + "\n- ".join(problems))
+
+
+def redelivery_span_s(settings: Settings) -> float:
+    """How long the subscription keeps redelivering a nacked message before dead-lettering it."""
+    return float(
+        sum(
+            min(settings.max_backoff_s, settings.min_backoff_s * 2 ** (i - 1))
+            for i in range(1, settings.max_delivery_attempts)
+        )
+    )

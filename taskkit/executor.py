@@ -56,16 +56,10 @@ class Executor:
         """Handle one push request body."""
         if self.shutdown.is_set():
             return Delivery(Answer.SHUTTING_DOWN, "worker is shutting down")
-        try:
-            envelope = decode_envelope(body)
-            message = self._message(envelope)
-        except DecodeError as e:
-            self.keep_dead_letter(body, reason=e.reason, source="push")
-            return Delivery(Answer.FAILED, f"undecodable message kept: {e.reason}")
-        task = self.kit.registry.get(message.task)
-        if task is None:
-            self.keep_dead_letter(body, reason=f"unknown task {message.task!r}", source="push", message=message)
-            return Delivery(Answer.FAILED, f"unknown task {message.task!r} kept")
+        decoded = self._decode(body, "push")
+        if isinstance(decoded, Delivery):
+            return decoded
+        envelope, message, task = decoded
         with structlog.contextvars.bound_contextvars(
             task=message.task, task_id=message.id, delivery_attempt=envelope.delivery_attempt
         ):
@@ -73,18 +67,13 @@ class Executor:
 
     def handle_dead_letter(self, body: bytes) -> Delivery:
         """Handle one delivery from the dead-letter topic: keep it, and fail its task unless done or live."""
-        try:
-            envelope = decode_envelope(body)
-            message = self._message(envelope)
-        except DecodeError as e:
-            self.keep_dead_letter(body, reason=e.reason, source="dead-letter")
-            return Delivery(Answer.FAILED, f"undecodable dead letter kept: {e.reason}")
+        decoded = self._decode(body, "dead-letter")
+        if isinstance(decoded, Delivery):
+            return decoded
+        envelope, message, task = decoded
         count = envelope.attributes.get("CloudPubSubDeadLetterSourceDeliveryCount", "?")
         reason = f"undeliverable after {count} deliveries"
         self.keep_dead_letter(body, reason=reason, source="dead-letter", message=message, envelope=envelope)
-        task = self.kit.registry.get(message.task)
-        if task is None:
-            return Delivery(Answer.FAILED, f"unknown task {message.task!r} kept")
         with structlog.contextvars.bound_contextvars(task=message.task, task_id=message.id):
             result = self._acquire(task, message, fail=True)
             if isinstance(result, Exhausted):
@@ -113,6 +102,22 @@ class Executor:
         if envelope.data is None:
             raise DecodeError("push message has no data")
         return TaskMessage.decode(envelope.data)
+
+    def _decode(self, body: bytes, source: str) -> tuple[PushEnvelope, TaskMessage, Task[Any, Any]] | Delivery:
+        """The envelope, message and task of a delivery, or the answer for one that cannot run (kept)."""
+        envelope: PushEnvelope | None = None
+        try:
+            envelope = decode_envelope(body)
+            message = self._message(envelope)
+        except DecodeError as e:
+            self.keep_dead_letter(body, reason=e.reason, source=source, envelope=envelope)
+            return Delivery(Answer.FAILED, f"undecodable message kept: {e.reason}")
+        task = self.kit.registry.get(message.task)
+        if task is None:
+            reason = f"unknown task {message.task!r}"
+            self.keep_dead_letter(body, reason=reason, source=source, message=message, envelope=envelope)
+            return Delivery(Answer.FAILED, f"{reason} kept")
+        return envelope, message, task
 
     def _acquire(self, task: Task[Any, Any], message: TaskMessage, *, fail: bool = False) -> Any:
         chord_id = (message.parent or {}).get("chord")
@@ -235,8 +240,18 @@ class Executor:
         message: TaskMessage | None = None,
         envelope: PushEnvelope | None = None,
     ) -> None:
-        """Keep a message that cannot (or can no longer) run, with the reason. Idempotent per content."""
-        key = f"{source}-{hashlib.sha256(raw).hexdigest()[:40]}"
+        """Keep a message that cannot (or can no longer) run, with the reason.
+
+        One record per message (its broker id), or per task id for failures, so redeliveries of the
+        same message do not pile up copies.
+        """
+        if source == "failed" and message is not None:
+            identity = message.id
+        elif envelope is not None and envelope.message_id:
+            identity = envelope.message_id
+        else:
+            identity = hashlib.sha256(raw).hexdigest()[:40]
+        key = f"{source}-{identity}"
         now = time.time()
         kept = raw[:_MAX_KEPT_BYTES]
         record: dict[str, Any] = {

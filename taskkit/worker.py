@@ -104,18 +104,23 @@ class Watchdog:
                     os._exit(EXIT_PAST_GRACE)
 
 
-def create_worker_app(kit: Kit, executor: Executor | None = None) -> FastAPI:
-    """The worker's FastAPI app. Checks the timing configuration first and refuses to start if unsafe."""
+def create_worker_app(kit: Kit, executor: Executor | None = None, *, watchdog: bool = True) -> FastAPI:
+    """The worker's FastAPI app. Checks the timing configuration first and refuses to start if unsafe.
+
+    `watchdog=False` leaves out the exit-past-grace guard (for tests serving tasks in-process).
+    """
     kit.check_timing()
     executor = executor or Executor(kit)
     verify = build_push_verifier(kit)
-    watchdog = Watchdog(executor, kit.settings.grace_s)
+    guard = Watchdog(executor, kit.settings.grace_s) if watchdog else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        watchdog.start()
+        if guard is not None:
+            guard.start()
         yield
-        watchdog.stop()
+        if guard is not None:
+            guard.stop()
 
     app = FastAPI(title=f"{kit.name} worker", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.executor = executor

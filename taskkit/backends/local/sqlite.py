@@ -33,8 +33,8 @@ class SqliteFile:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.write() as conn:
-            conn.executescript(self._schema)
+        # executescript manages its own transaction (it commits first), so it runs outside write().
+        self.connection().executescript(self._schema)
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection (autocommit mode; transactions are explicit)."""
