@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--part", help="part to sing: number (from 1) or name (default: the part with lyrics)")
     ds.add_argument("--dictionary", help="a voice's dictionary file (default: the built-in voice's)")
     ds.set_defaults(func=cmd_ds)
+
+    from singer_tasks.render_command import add_parser as add_render_parser  # torch loads only when run
+
+    add_render_parser(sub)
     return parser
 
 

@@ -86,3 +86,26 @@ def test_a_real_score_through_parse_phonemize_and_the_builtin_voice() -> None:
     last = phrases[-1]
     assert abs(len(song) / SR - (last.offset_s + last.duration_s)) <= 512 / SR
     assert np.abs(song).max() > 0.05
+
+
+@pytest.mark.slow
+def test_render_command_writes_a_wav(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import wave
+
+    from singer_tasks.cli import main
+
+    score = Path(__file__).parent / "fixtures" / "scores" / "twinkle.musicxml"
+    out = tmp_path / "out.wav"
+    assert main(["render", str(score), "-o", str(out), "--language", "en"]) == 0
+    with wave.open(str(out)) as wav:
+        assert wav.getframerate() == SR and wav.getnchannels() == 1 and wav.getsampwidth() == 2
+        seconds = wav.getnframes() / SR
+        pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    assert seconds > 5 and np.abs(pcm).max() > 1000
+    captured = capsys.readouterr()
+    assert "wrote" in captured.out and "render" in captured.err
+    # A voice that cannot sing the score's language fails cleanly.
+    assert main(["render", str(score), "-o", str(out), "--voice", str(TINY), "--language", "en"]) == 2
+    assert "language" in capsys.readouterr().err
+    assert main(["render", str(score), "-o", str(out), "--voice", "nobody"]) == 2
+    assert "no voice 'nobody'" in capsys.readouterr().err
