@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from singer_tasks.score import ScoreError, UnknownPhoneme, UnsupportedLanguage
@@ -75,6 +76,11 @@ def _vowels(path: Path, lang: str, entries: Mapping[str, tuple[str, ...]]) -> fr
     return frozenset(phs[-1] for phs in entries.values())
 
 
+@lru_cache(maxsize=4)
+def _builtin(folder: str, prefixed: bool) -> PhonemeDictionary:
+    return PhonemeDictionary.load_many({lang: Path(folder) / f for lang, f in BUILTIN_FILES.items()}, prefixed=prefixed)
+
+
 class PhonemeDictionary:
     """The phonemes a voice knows, per language; `prefixed` voices name them `lang/phoneme`."""
 
@@ -97,8 +103,9 @@ class PhonemeDictionary:
 
     @classmethod
     def builtin(cls, *, prefixed: bool = False) -> PhonemeDictionary:
-        """The built-in voice's dictionaries (phonemes/): Mandarin (opencpop) and English (ARPAbet)."""
-        return cls.load_many({lang: phonemes_dir() / f for lang, f in BUILTIN_FILES.items()}, prefixed=prefixed)
+        """The built-in voice's dictionaries (phonemes/): Mandarin (opencpop) and English (ARPAbet).
+        Read once per folder and form; treat the result as read-only."""
+        return _builtin(str(phonemes_dir()), prefixed)
 
     @property
     def languages(self) -> tuple[str, ...]:
