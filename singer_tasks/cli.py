@@ -38,7 +38,9 @@ def cmd_ds(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every subcommand; each sets `func` to its command function."""
-    parser = argparse.ArgumentParser(prog="python -m singer_tasks", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m singer_tasks", description="The singing domain: scores to phrases and songs."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     ds = sub.add_parser("ds", help="write a score's phrases as an openvpi .ds file")
