@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
+from google.cloud.firestore_v1.field_path import FieldPath
 
 from taskkit.backends.base import (
     DocCallback,
@@ -41,12 +42,21 @@ log = logging.getLogger(__name__)
 _DIRECTIONS = {"asc": "ASCENDING", "desc": "DESCENDING"}
 
 
+def field_path(dotted: str) -> str:
+    """A dotted field name as a Firestore field path, each segment quoted when it needs to be.
+
+    Queries refuse unquoted segments outside [A-Za-z_][A-Za-z0-9_]* (`render-type`), updates accept both.
+    """
+    return str(FieldPath(*dotted.split(".")).to_api_repr())
+
+
 def _build_query(client: Any, query: Query) -> Any:
+    # Firestore allows at most 30 values in an "in" filter; larger lists fail with InvalidArgument.
     ref: Any = client.collection(query.collection)
     for field, op, value in query.filters:
-        ref = ref.where(filter=FieldFilter(field, op, list(value) if op == "in" else value))
+        ref = ref.where(filter=FieldFilter(field_path(field), op, list(value) if op == "in" else value))
     for field, direction in query.order_by:
-        ref = ref.order_by(field, direction=_DIRECTIONS[direction])
+        ref = ref.order_by(field_path(field), direction=_DIRECTIONS[direction])
     if query.limit is not None:
         ref = ref.limit(query.limit)
     return ref
@@ -85,7 +95,7 @@ class FirestoreTransaction(Transaction):
 
     def update(self, path: str, fields: Mapping[str, Any]) -> None:
         """Merge fields (dotted paths reach nested maps) at commit; the commit fails with NotFound if absent."""
-        self._tx.update(self._ref(path), dict(fields))
+        self._tx.update(self._ref(path), {field_path(k): v for k, v in fields.items()})
 
     def delete(self, path: str) -> None:
         """Delete a document at commit (no error if absent)."""
@@ -150,9 +160,9 @@ class FirestoreDocumentStore(DocumentStore):
             self._client.document(path).set(data)
 
     def _update(self, path: str, fields: Document) -> None:
-        # Firestore's update() already reads dotted keys as paths into nested maps.
+        # Firestore's update() reads dotted keys as paths into nested maps, as the interface does.
         with google_errors(f"update {path}"):
-            self._client.document(path).update(fields)
+            self._client.document(path).update({field_path(k): v for k, v in fields.items()})
 
     def _delete(self, path: str) -> None:
         with google_errors(f"delete {path}"):

@@ -103,6 +103,15 @@ def test_query_order_and_limit(document_store: DocumentStore) -> None:
     assert [s.id for s in pending] == ["j1"]
 
 
+def test_nested_fields_with_punctuation(document_store: DocumentStore) -> None:
+    document_store.set("jobs/a", {"meta": {"render-type": "song", "n": 2}})
+    document_store.set("jobs/b", {"meta": {"render-type": "phrase", "n": 1}})
+    document_store.update("jobs/b", {"meta.render-type": "song"})
+    found = document_store.query("jobs", [("meta.render-type", "==", "song")], [("meta.n", "asc")])
+    assert [s.id for s in found] == ["b", "a"]
+    assert document_store.get("jobs/b") == {"meta": {"render-type": "song", "n": 1}}
+
+
 def test_transaction_reads_then_writes(document_store: DocumentStore) -> None:
     document_store.set("users/u1", {"credits": 10, "reserved": 0})
 
