@@ -171,8 +171,6 @@ resource "google_service_account_iam_member" "pubsub_agent_mints_push_tokens" {
   service_account_id = google_service_account.push.name
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = local.pubsub_service_agent
-
-  depends_on = [google_project_service.required]
 }
 
 # Dead-lettering: the service agent republishes to the dead-letter topic and acks the source.
@@ -180,8 +178,6 @@ resource "google_pubsub_topic_iam_member" "pubsub_agent_publish_dead_letter" {
   topic  = google_pubsub_topic.dead_letter.name
   role   = "roles/pubsub.publisher"
   member = local.pubsub_service_agent
-
-  depends_on = [google_project_service.required]
 }
 
 resource "google_pubsub_subscription_iam_member" "pubsub_agent_ack_render" {

@@ -17,8 +17,9 @@ locals {
   push_audience                 = "${local.worker_base_url_deterministic}/_taskkit/push"
   gpu_push_audience             = "https://worker-gpu-${data.google_project.this.number}.${var.region}.run.app/_taskkit/push"
 
-  # The Pub/Sub service agent: dead-lettering publishes and acks as this identity.
-  pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  # The Pub/Sub service agent (service-<number>@gcp-sa-pubsub): dead-lettering publishes and acks
+  # as this identity, and it mints the push OIDC tokens.
+  pubsub_service_agent = google_project_service_identity.pubsub.member
 
   hosting_origins = [
     "https://${var.project_id}.web.app",
@@ -60,4 +61,13 @@ resource "google_project_service" "required" {
   service = each.value
   # Turning an API off on destroy would break anything else in the project that uses it.
   disable_on_destroy = false
+}
+
+# Service agents are created lazily; granting a role to one that does not exist yet fails.
+resource "google_project_service_identity" "pubsub" {
+  provider = google-beta
+  project  = var.project_id
+  service  = "pubsub.googleapis.com"
+
+  depends_on = [google_project_service.required]
 }

@@ -6,8 +6,9 @@
 # deploys new revisions with `gcloud run services update --image`, which changes nothing else.
 # Every other setting (env, sizing, scaling, identity) is terraform's; Cloud Build never sets it.
 
-# Environment: taskkit reads TASKKIT_<Settings field> (taskkit/settings.py); the worker gets the
-# push subscription's real settings so taskkit's start-up check sees what Pub/Sub will do.
+# Environment: taskkit reads TASKKIT_<Settings field> (taskkit/settings.py), the singing service
+# SINGER_<ServiceSettings field> (singer_tasks/service.py); the worker gets the push
+# subscription's real settings so taskkit's start-up check sees what Pub/Sub will do.
 # Written out in full (no merge) so that tests/infra can read every name and value.
 locals {
   api_env = {
@@ -16,9 +17,10 @@ locals {
     TASKKIT_BUCKET                 = local.bucket_name
     TASKKIT_DEFAULT_TOPIC          = local.render_topic
     TASKKIT_SIGNER_SERVICE_ACCOUNT = google_service_account.api.email
+    FIREBASE_PROJECT_ID            = var.project_id
     SINGER_DEFAULT_CREDITS         = tostring(var.singer_default_credits)
     SINGER_MAX_JOBS_IN_FLIGHT      = tostring(var.singer_max_jobs_in_flight)
-    FIREBASE_PROJECT_ID            = var.project_id
+    SINGER_DEFAULT_VOICE           = var.singer_voice
   }
 
   worker_env = {
@@ -32,7 +34,10 @@ locals {
     TASKKIT_MAX_BACKOFF_S         = tostring(var.retry_max_backoff_s)
     TASKKIT_PUSH_AUDIENCE         = local.push_audience
     TASKKIT_PUSH_SERVICE_ACCOUNT  = google_service_account.push.email
-    SINGER_VOICE                  = var.singer_voice
+    # The same cost settings as the api: it reserves credits, the worker charges them.
+    SINGER_DEFAULT_CREDITS    = tostring(var.singer_default_credits)
+    SINGER_MAX_JOBS_IN_FLIGHT = tostring(var.singer_max_jobs_in_flight)
+    SINGER_DEFAULT_VOICE      = var.singer_voice
   }
 
   # Only when voices come from a mounted bucket instead of the image.

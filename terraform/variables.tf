@@ -194,7 +194,7 @@ variable "api_timeout_s" {
 # --- Application settings passed as environment.
 
 variable "singer_voice" {
-  description = "Default voice (SINGER_VOICE); the built-in voice needs no weights."
+  description = "Default voice (SINGER_DEFAULT_VOICE); the built-in voice needs no weights."
   type        = string
   default     = "builtin"
 }

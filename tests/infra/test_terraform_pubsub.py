@@ -73,8 +73,8 @@ def test_dead_letter_topic_has_both_subscriptions(tf: Terraform) -> None:
 
 
 def test_pubsub_service_agent_can_dead_letter(tf: Terraform) -> None:
-    agent = tf.locals["pubsub_service_agent"]
-    assert agent == ("serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com")
+    assert tf.locals["pubsub_service_agent"] == "${google_project_service_identity.pubsub.member}"
+    assert tf.resource("google_project_service_identity", "pubsub")["service"] == "pubsub.googleapis.com"
     publish = tf.resource("google_pubsub_topic_iam_member", "pubsub_agent_publish_dead_letter")
     assert (publish["topic"], publish["role"], publish["member"]) == (
         "${google_pubsub_topic.dead_letter.name}",

@@ -44,6 +44,29 @@ def test_every_taskkit_variable_in_terraform_is_a_taskkit_setting(tf: Terraform)
         assert not unknown, f"{env_name} sets variables taskkit never reads: {unknown}"
 
 
+def _singer_variables_read() -> set[str]:
+    """SINGER_* names the code reads: literal names, and SINGER_<field> of ServiceSettings."""
+    source = "\n".join(
+        p.read_text(encoding="utf-8") for folder in ("singer_tasks", "api") for p in (REPO / folder).rglob("*.py")
+    )
+    names = set(re.findall(r"SINGER_[A-Z][A-Z_]*", source))
+    if (REPO / "singer_tasks" / "service.py").is_file():
+        service = importlib.import_module("singer_tasks.service")
+        settings_class = getattr(service, "ServiceSettings", None)
+        if settings_class is not None:
+            names |= {f"SINGER_{name.upper()}" for name in settings_class.__dataclass_fields__}
+    return names
+
+
+def test_every_singer_variable_in_terraform_is_read_by_the_code(tf: Terraform) -> None:
+    read = _singer_variables_read()
+    for env_name in ("api_env", "worker_env", "voices_env"):
+        raw = tf.locals[env_name]
+        names = re.findall(r"SINGER_[A-Z_]+", raw) if isinstance(raw, str) else list(raw)
+        unknown = sorted(n for n in names if n.startswith("SINGER_") and n not in read)
+        assert not unknown, f"{env_name} sets variables no code reads: {unknown}"
+
+
 def test_taskkit_reads_terraforms_push_settings(tf: Terraform) -> None:
     settings = terraform_settings(tf)
     assert settings.backend == "gcp"
