@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import firebase_admin
@@ -155,6 +156,22 @@ def test_firebase_unreachable_certificates_are_transient(key: RsaTestKey, monkey
     certs_url = f"http://127.0.0.1:{free_port()}/certs"
     with firebase_verifier(certs_url, key, monkeypatch) as verifier, pytest.raises(TransientBackendError):
         verifier.verify(sign(firebase_claims(), key))
+
+
+def test_firebase_verification_loads_no_credentials(
+    key: RsaTestKey, certs: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Application Default Credentials would fail here: the verifier must not need them.
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "absent.json"))
+    monkeypatch.setattr(firebase_admin._token_gen, "ID_TOKEN_CERT_URI", certs[0])
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    try:
+        verifier = FirebaseTokenVerifier(PROJECT, app_name=name)
+        assert verifier.verify(sign(firebase_claims(), key)).uid == "alice-uid"
+        with pytest.raises(InvalidIdToken):
+            verifier.verify(sign(firebase_claims(), RsaTestKey.generate()))
+    finally:
+        firebase_admin.delete_app(firebase_admin.get_app(name))
 
 
 def test_firebase_needs_a_project() -> None:

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import google.auth.credentials
 import google.auth.exceptions
 import google.auth.transport
 import google.auth.transport.requests
@@ -47,9 +48,9 @@ class FirebaseUser:
 class FirebaseTokenVerifier:
     """Verifies Firebase ID tokens with firebase-admin (`auth.verify_id_token`).
 
-    `credential`: a firebase-admin credential; None means Application Default Credentials (Cloud Run's
-    service account). Verifying a token uses only the project id and Google's public certificates;
-    `check_revoked=True` also calls the Auth API with the credential.
+    `credential`: a firebase-admin credential. Verifying a token needs only the project id and Google's
+    public certificates, so by default no credential is loaded at all; `check_revoked=True` calls the
+    Auth API and then defaults to Application Default Credentials (Cloud Run's service account).
     """
 
     def __init__(
@@ -67,6 +68,8 @@ class FirebaseTokenVerifier:
             raise ConfigError("TASKKIT_FIREBASE_PROJECT_ID (or TASKKIT_PROJECT) is not set")
         if not 0 <= clock_skew_s <= 60:
             raise ConfigError("clock_skew_s must be between 0 and 60")
+        if credential is None and not check_revoked:
+            credential = _anonymous_credential()
         name = app_name or f"taskkit-auth-{project_id}"
         try:
             self._app = firebase_admin.get_app(name)
@@ -91,6 +94,19 @@ class FirebaseTokenVerifier:
             # ExpiredIdTokenError and RevokedIdTokenError are InvalidIdTokenErrors.
             raise InvalidIdToken(f"invalid Firebase ID token: {e}") from e
         return FirebaseUser(uid=str(claims["uid"]), claims=dict(claims))
+
+
+def _anonymous_credential() -> Any:
+    # Defined here because firebase-admin is imported only by the Firebase verifier (the worker needs none).
+    from firebase_admin import credentials
+
+    class AnonymousCredential(credentials.Base):  # type: ignore[misc]
+        """A firebase-admin credential that authorises nothing: verifying ID tokens needs none."""
+
+        def get_credential(self) -> Any:
+            return google.auth.credentials.AnonymousCredentials()  # type: ignore[no-untyped-call]
+
+    return AnonymousCredential()
 
 
 class CachingRequest(google.auth.transport.Request):
