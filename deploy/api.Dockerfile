@@ -29,7 +29,7 @@ ENV PATH=/venv/bin:$PATH \
     PYTHONPATH=/app \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    API_APP=api.main:app
+    API_APP=api.main:create_app
 USER 10001:10001
 EXPOSE 8080
-CMD ["sh", "-c", "exec uvicorn \"$API_APP\" --host 0.0.0.0 --port \"${PORT:-8080}\" --proxy-headers --forwarded-allow-ips '*'"]
+CMD ["sh", "-c", "exec uvicorn \"$API_APP\" --factory --host 0.0.0.0 --port \"${PORT:-8080}\" --proxy-headers --forwarded-allow-ips '*'"]

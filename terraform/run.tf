@@ -17,7 +17,7 @@ locals {
     TASKKIT_BUCKET                 = local.bucket_name
     TASKKIT_DEFAULT_TOPIC          = local.render_topic
     TASKKIT_SIGNER_SERVICE_ACCOUNT = google_service_account.api.email
-    FIREBASE_PROJECT_ID            = var.project_id
+    TASKKIT_FIREBASE_PROJECT_ID    = var.project_id
     SINGER_DEFAULT_CREDITS         = tostring(var.singer_default_credits)
     SINGER_MAX_JOBS_IN_FLIGHT      = tostring(var.singer_max_jobs_in_flight)
     SINGER_DEFAULT_VOICE           = var.singer_voice

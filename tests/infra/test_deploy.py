@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import re
 from pathlib import Path
@@ -119,3 +120,20 @@ def test_cloud_build_substitutions_are_all_defined() -> None:
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     used = set(re.findall(r"(?<!\$)\$\{?([A-Za-z_][A-Za-z0-9_]*)", body))
     assert used <= defined, f"undefined substitutions (escape shell variables as $$): {sorted(used - defined)}"
+
+
+@pytest.mark.parametrize(("name", "variable"), [("api", "API_APP"), ("worker", "WORKER_APP")])
+def test_image_entry_points_exist(name: str, variable: str) -> None:
+    match = re.search(rf"{variable}=([a-z_.]+):([a-z_]+)", _dockerfile(name))
+    assert match, f"{name}.Dockerfile must set {variable}=module:attribute"
+    module, attribute = match.groups()
+    path = (REPO / Path(*module.split("."))).with_suffix(".py")
+    if not path.is_file():
+        pytest.skip(f"{module} does not exist yet")
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    bound = {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+    imported = {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert attribute in functions | bound | imported, f"{module} defines no {attribute}"
+    # uvicorn serves a factory only with --factory.
+    assert ("--factory" in _dockerfile(name)) == (name == "api" and attribute in functions)

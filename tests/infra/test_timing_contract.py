@@ -44,12 +44,15 @@ def test_every_taskkit_variable_in_terraform_is_a_taskkit_setting(tf: Terraform)
         assert not unknown, f"{env_name} sets variables taskkit never reads: {unknown}"
 
 
-def _singer_variables_read() -> set[str]:
-    """SINGER_* names the code reads: literal names, and SINGER_<field> of ServiceSettings."""
+def _variables_read() -> set[str]:
+    """Environment names the code reads: literal names, and the <PREFIX>_<field> of settings classes."""
     source = "\n".join(
-        p.read_text(encoding="utf-8") for folder in ("singer_tasks", "api") for p in (REPO / folder).rglob("*.py")
+        p.read_text(encoding="utf-8")
+        for folder in ("singer_tasks", "api", "taskkit")
+        for p in (REPO / folder).rglob("*.py")
     )
-    names = set(re.findall(r"SINGER_[A-Z][A-Z_]*", source))
+    names = set(re.findall(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b", source))
+    names |= {f"TASKKIT_{name.upper()}" for name in Settings.__dataclass_fields__}
     if (REPO / "singer_tasks" / "service.py").is_file():
         service = importlib.import_module("singer_tasks.service")
         settings_class = getattr(service, "ServiceSettings", None)
@@ -58,12 +61,13 @@ def _singer_variables_read() -> set[str]:
     return names
 
 
-def test_every_singer_variable_in_terraform_is_read_by_the_code(tf: Terraform) -> None:
-    read = _singer_variables_read()
+def test_every_variable_terraform_sets_is_read_by_the_code(tf: Terraform) -> None:
+    read = _variables_read()
     for env_name in ("api_env", "worker_env", "voices_env"):
         raw = tf.locals[env_name]
-        names = re.findall(r"SINGER_[A-Z_]+", raw) if isinstance(raw, str) else list(raw)
-        unknown = sorted(n for n in names if n.startswith("SINGER_") and n not in read)
+        names = re.findall(r"\b([A-Z][A-Z0-9_]+) =", raw) if isinstance(raw, str) else list(raw)
+        assert names, env_name
+        unknown = sorted(n for n in names if n not in read)
         assert not unknown, f"{env_name} sets variables no code reads: {unknown}"
 
 
