@@ -17,8 +17,6 @@ from taskkit.errors import AlreadyExists, BackendError, NotFound
 from tests.taskkit.backends.concurrency import race
 from tests.taskkit.backends.conftest import BlobHarness
 
-pytestmark = pytest.mark.emulator
-
 
 def test_put_get_exists_delete(blob_harness: BlobHarness) -> None:
     store, key = blob_harness.store, blob_harness.key("jobs/j1/output.wav")

@@ -7,8 +7,6 @@ import pytest
 from taskkit.errors import BackendError
 from tests.taskkit.backends.conftest import BrokerHarness
 
-pytestmark = pytest.mark.emulator
-
 
 def test_publish_delivers_data_and_attributes(broker_harness: BrokerHarness) -> None:
     topic = broker_harness.new_topic()

@@ -11,9 +11,6 @@ from taskkit.backends.base import DocumentStore, Query, Snapshot, Transaction
 from taskkit.errors import AlreadyExists, BackendError, NotFound
 from tests.taskkit.backends.concurrency import race, wait_for
 
-pytestmark = pytest.mark.emulator
-
-
 DOC = {"name": "Ada", "n": 3, "ratio": 0.5, "ok": True, "none": None, "tags": ["a", "b"], "nested": {"x": 1}}
 
 
