@@ -136,7 +136,7 @@ class DiffSingerVoice(Voice):
             )
             mel = to_natural_log(out.mel, self.config.mel.mel_base).transpose(1, 2)  # (B, M, T)
             wave = self.vocoder(mel, inputs.f0, generator=torch.Generator().manual_seed(seed))
-        return wave.reshape(-1).numpy().astype(np.float32)
+        return wave.reshape(-1).numpy().astype(np.float32)  # type: ignore[no-any-return]
 
 
 def _gender_to_shift(gender: float, shift_range: tuple[float, float]) -> float:

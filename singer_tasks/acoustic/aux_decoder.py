@@ -23,7 +23,7 @@ class ConvNeXtBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         y = self.dwconv(x).transpose(1, 2)  # (B, T, C)
         y = self.gamma * self.pwconv2(self.act(self.pwconv1(self.norm(y))))
-        return x + y.transpose(1, 2)
+        return x + y.transpose(1, 2)  # type: ignore[no-any-return]
 
 
 class ConvNeXtDecoder(nn.Module):
@@ -45,6 +45,9 @@ class ConvNeXtDecoder(nn.Module):
 
 class AuxDecoderAdaptor(nn.Module):
     """Wraps the decoder as `.decoder` and maps its output from [-1, 1] to the mel range."""
+
+    spec_min: Tensor
+    spec_max: Tensor
 
     def __init__(self, config: AcousticConfig) -> None:
         super().__init__()

@@ -37,6 +37,18 @@ def _at(buffer: Tensor, t: Tensor) -> Tensor:
 class GaussianDiffusion(nn.Module):
     """Holds the noise backbone as `denoise_fn`; `sample` returns a mel [B, T, M]."""
 
+    betas: Tensor
+    alphas_cumprod: Tensor
+    sqrt_alphas_cumprod: Tensor
+    sqrt_one_minus_alphas_cumprod: Tensor
+    sqrt_recip_alphas_cumprod: Tensor
+    sqrt_recipm1_alphas_cumprod: Tensor
+    posterior_mean_coef1: Tensor
+    posterior_mean_coef2: Tensor
+    posterior_log_variance_clipped: Tensor
+    spec_min: Tensor
+    spec_max: Tensor
+
     def __init__(self, config: AcousticConfig) -> None:
         super().__init__()
         n_mels = config.mel.n_mels

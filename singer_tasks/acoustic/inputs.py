@@ -26,7 +26,7 @@ def resample_curve(points: Sequence[float], timestep_s: float, frame_s: float, f
     t_max = (len(values) - 1) * timestep_s
     out = np.interp(np.arange(0, t_max, frame_s), timestep_s * np.arange(len(values)), values).astype(np.float32)
     if len(out) >= frames:
-        return out[:frames]
+        return out[:frames]  # type: ignore[no-any-return]
     return np.concatenate([out, np.full(frames - len(out), out[-1] if len(out) else values[-1], np.float32)])
 
 

@@ -36,6 +36,8 @@ class SinusoidalPosEmb(nn.Module):
 class RotaryEmbedding(nn.Module):
     """Rotary position embedding over the whole head dim, split-half (default) or interleaved pairs."""
 
+    cached_freqs: Tensor
+
     def __init__(self, dim: int, interleaved: bool, theta: float = 10000.0, max_seq_len: int = 8192) -> None:
         super().__init__()
         self.interleaved = interleaved
@@ -50,7 +52,7 @@ class RotaryEmbedding(nn.Module):
         if not self.interleaved:
             x1, x2 = torch.split(x, x.size(-1) // 2, dim=-1)
             return torch.cat((-x2, x1), dim=-1)
-        pairs = x.unflatten(-1, (-1, 2))
+        pairs = x.reshape(*x.shape[:-1], -1, 2)
         x1, x2 = pairs.unbind(dim=-1)
         return torch.stack((-x2, x1), dim=-1).flatten(-2)
 
@@ -88,7 +90,7 @@ class MultiheadSelfAttention(nn.Module):
         scores = scores.masked_fill(key_padding_mask[:, None, None, :], -math.inf)
         out = torch.matmul(F.softmax(scores, dim=-1), v)  # (B, H, L, D)
         out = out.transpose(1, 2).contiguous().view(b, length, self.dim)
-        return self.out_proj(out)
+        return self.out_proj(out)  # type: ignore[no-any-return]
 
 
 class GLU(nn.Module):
@@ -130,7 +132,7 @@ class TransformerFFN(nn.Module):
     def forward(self, x: Tensor) -> Tensor:  # (B, L, C)
         x = self.ffn_1(x.transpose(1, 2)).transpose(1, 2)
         x = x * self.kernel_size**-0.5
-        return self.ffn_2(self.act_fn(x))
+        return self.ffn_2(self.act_fn(x))  # type: ignore[no-any-return]
 
 
 class MixedLayerNorm(nn.Module):
@@ -205,6 +207,8 @@ def sinusoidal_table(num: int, dim: int, padding_idx: int | None) -> Tensor:
 
 class SinusoidalPositionalEmbedding(nn.Module):
     """Absolute positions 1..L of non-padding tokens (fairseq); `_float_tensor` kept for key parity."""
+
+    _float_tensor: Tensor
 
     def __init__(self, dim: int, padding_idx: int = 0) -> None:
         super().__init__()

@@ -17,6 +17,9 @@ from singer_tasks.acoustic.samplers import REFLOW_ALGORITHMS, ConditionedDenoise
 class RectifiedFlow(nn.Module):
     """Holds the velocity backbone as `velocity_fn`; `sample` returns a mel [B, T, M]."""
 
+    spec_min: Tensor
+    spec_max: Tensor
+
     def __init__(self, config: AcousticConfig) -> None:
         super().__init__()
         n_mels = config.mel.n_mels

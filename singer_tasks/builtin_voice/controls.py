@@ -80,7 +80,7 @@ def f0_track(phrase: Phrase, times: np.ndarray) -> np.ndarray:
     filled = f0_t[idx]
     first = int(np.argmax(voiced))
     filled[:first] = f0_t[first]
-    return filled  # type: ignore[no-any-return]
+    return filled
 
 
 def _vibrato(phrase: Phrase, times: np.ndarray) -> np.ndarray:

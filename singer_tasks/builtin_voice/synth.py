@@ -41,7 +41,7 @@ def resonance_gain(freqs: np.ndarray, formants: np.ndarray, sample_rate: int) ->
 
 
 def _ctrl_to_samples(track: np.ndarray, n: int) -> np.ndarray:
-    return np.interp(np.arange(n) / CTRL_HOP, np.arange(len(track)), track)
+    return np.interp(np.arange(n) / CTRL_HOP, np.arange(len(track)), track)  # type: ignore[no-any-return]
 
 
 def voiced_part(ctrl: Controls, n: int, sample_rate: int, chunk: int = 8192) -> np.ndarray:
@@ -69,7 +69,7 @@ def _band_shape(freqs: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Smooth band-pass (Gaussian in log frequency) between lo and hi Hz."""
     centre = np.sqrt(lo * hi)
     width = np.log(hi / lo) / 2.0
-    return np.exp(-0.5 * (np.log(np.maximum(freqs, 1.0) / centre) / width) ** 2)
+    return np.exp(-0.5 * (np.log(np.maximum(freqs, 1.0) / centre) / width) ** 2)  # type: ignore[no-any-return]
 
 
 def noise_part(ctrl: Controls, n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
@@ -106,4 +106,4 @@ def synthesize(ctrl: Controls, n: int, sample_rate: int, seed: int = 0) -> np.nd
         ramp = np.linspace(0.0, 1.0, fade)
         wave[:fade] *= ramp
         wave[n - fade :] *= ramp[::-1]
-    return np.clip(wave, -1.0, 1.0).astype(np.float32)
+    return np.clip(wave, -1.0, 1.0).astype(np.float32)  # type: ignore[no-any-return]

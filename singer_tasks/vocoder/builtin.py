@@ -42,7 +42,7 @@ class BuiltinVocoder:
             pulses += np.where(below, np.cos(k * phase), 0.0)
         # Equal-power harmonics: scale so that the average spectral density matches unit white noise.
         pulses *= np.sqrt(2.0 * np.maximum(f0_s, 1.0) / cfg.sample_rate)
-        return np.where(voiced, pulses, rng.standard_normal(n))  # type: ignore[no-any-return]
+        return np.where(voiced, pulses, rng.standard_normal(n))
 
     def synthesize(self, mel: np.ndarray, f0: np.ndarray, seed: int = 0) -> np.ndarray:
         """Waveform whose mel approximates `mel`, pitched at `f0` (0 = unvoiced frames)."""
@@ -67,4 +67,4 @@ class BuiltinVocoder:
             out[idx[i]] += frames_out[i]
             norm[idx[i]] += window**2
         wave = out[left : left + n] / np.maximum(norm[left : left + n], 1e-3)
-        return np.clip(wave, -1.0, 1.0).astype(np.float32)  # type: ignore[no-any-return]
+        return np.clip(wave, -1.0, 1.0).astype(np.float32)
