@@ -68,8 +68,9 @@ class Settings:
     firestore_database: str = "(default)"
     # Attempts of a whole document-store transaction under contention, before a transient error.
     transaction_attempts: int = 10
-    pubsub_publish_timeout_s: float = 30.0
-    pubsub_publish_attempts: int = 5
+    # Each publish attempt waits this long for Pub/Sub's answer; worst case about attempts x timeout.
+    pubsub_publish_timeout_s: float = 10.0
+    pubsub_publish_attempts: int = 4
     # Base URL of the IAM Credentials API (signBlob); tests point it at a local stand-in.
     iam_credentials_endpoint: str = "https://iamcredentials.googleapis.com"
 

@@ -40,8 +40,8 @@ class PubSubBroker(Broker):
         publisher: Any,
         project: str,
         *,
-        publish_timeout_s: float = 30.0,
-        attempts: int = 5,
+        publish_timeout_s: float = 10.0,
+        attempts: int = 4,
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 8.0,
     ) -> None:
