@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from taskkit.errors import ConfigError
@@ -20,6 +21,8 @@ def _app_ref(args: argparse.Namespace) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    # Signed URLs must point at this stack's address unless one was configured (behind a proxy, say).
+    os.environ.setdefault("TASKKIT_PUBLIC_URL", f"http://{args.host}:{args.port}")
     settings = Settings.from_env()
     web = args.web if args.web is not None else project_config().get("web")
     supervisor = Supervisor(

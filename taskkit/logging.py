@@ -63,6 +63,8 @@ def configure_logging(*, json_output: bool | None = None, level: str | None = No
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level_name, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    # One line per dispatched push is noise at INFO; the dispatcher logs its own outcomes.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelNamesMapping()[level_name]))
 
 
 def trace_field(header: str | None, project: str | None) -> str | None:

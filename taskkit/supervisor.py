@@ -162,6 +162,12 @@ class Supervisor:
         self.app_ref = app_ref
         self.web_ref = web_ref
         self.settings = settings.with_changes(data_dir=Path(settings.data_dir).resolve())
+        # The web app and the workers build their own Kits from the environment: make it say the same.
+        os.environ.update(
+            TASKKIT_BACKEND="local",
+            TASKKIT_DATA_DIR=str(self.settings.data_dir),
+            TASKKIT_PUBLIC_URL=self.settings.public_url,
+        )
         self.host, self.port, self.worker_count = host, port, workers
         self.workers: list[WorkerProcess] = []
         self.dispatcher: LocalDispatcher | None = None
@@ -225,7 +231,8 @@ class Supervisor:
                 return {"ok": True, "workers": [w.alive() for w in self.workers]}
 
         blobs = kit.blobs
-        if isinstance(blobs, LocalBlobStore):
+        serves_blobs = any(getattr(r, "path", "").startswith("/_blobs/") for r in app.routes)
+        if isinstance(blobs, LocalBlobStore) and not serves_blobs:
             app.include_router(create_blob_router(blobs))
         return app
 

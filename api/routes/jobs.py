@@ -1,0 +1,118 @@
+"""Render jobs: create (reserving credits), read, list, download, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, HTTPException, Query
+
+from api.deps import CurrentUser, KitDep, SettingsDep
+from api.routes.uploads import upload_key
+from api.schemas import Job, JobCreate, JobPage, OutputUrls, Problem
+from singer_tasks import jobs
+from singer_tasks.score import UnreadableScore
+from singer_tasks.service import RENDER_TASK, RENDER_TOPIC, render_task_id
+from singer_tasks.sniff import sniff_score
+from taskkit import TaskkitError
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+log = structlog.get_logger("api.jobs")
+ERRORS = {
+    400: {"model": Problem},
+    402: {"model": Problem, "description": "not enough credits"},
+    404: {"model": Problem},
+    409: {"model": Problem},
+    413: {"model": Problem},
+    415: {"model": Problem},
+    429: {"model": Problem, "description": "too many jobs in flight"},
+}
+
+
+def _find_upload(kit: KitDep, uid: str, score_id: str, max_bytes: int) -> str:
+    """The caller's upload for `score_id`, checked to be a MusicXML score of allowed size."""
+    for ext in (".musicxml", ".mxl"):
+        key = upload_key(uid, score_id, ext)
+        if kit.blobs.exists(key):
+            data = kit.blobs.get(key)
+            if len(data) > max_bytes:
+                raise HTTPException(413, f"the score is larger than the {max_bytes} byte limit")
+            try:
+                sniff_score(data)
+            except UnreadableScore as e:
+                raise HTTPException(415, str(e)) from e
+            return key
+    raise HTTPException(404, f"no upload {score_id} of yours: upload the score first")
+
+
+@router.post("", response_model=Job, status_code=202, responses=ERRORS)  # type: ignore[arg-type]
+def create_job(body: JobCreate, user: CurrentUser, kit: KitDep, settings: SettingsDep) -> Job:
+    """Reserve the most this render type can cost and queue the render."""
+    input_path = _find_upload(kit, user.uid, body.score_id, settings.max_upload_bytes)
+    request = jobs.JobRequest(
+        uid=user.uid,
+        input_path=input_path,
+        render_type=body.render_type,
+        voice=body.voice or settings.default_voice,
+        language=body.language,
+    )
+    try:
+        job = jobs.create_job(kit.documents, request, settings)
+    except jobs.JobError as e:
+        raise HTTPException(e.status, str(e)) from e
+    try:
+        kit.send_task(RENDER_TASK, {"job_id": job["id"]}, task_id=render_task_id(job["id"]), topic=RENDER_TOPIC)
+    except TaskkitError:
+        # The job is written and paid for; the sweep republishes pending jobs whose message was lost.
+        log.exception("job.publish_failed", job_id=job["id"])
+    return Job.from_doc(job)
+
+
+@router.get("", response_model=JobPage)
+def list_jobs(
+    user: CurrentUser,
+    kit: KitDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    before: Annotated[float | None, Query(description="nextBefore of the previous page")] = None,
+) -> JobPage:
+    """The caller's jobs, newest first."""
+    docs = jobs.list_jobs(kit.documents, user.uid, limit=limit, before=before)
+    next_before = docs[-1]["createdAt"] if len(docs) == limit else None
+    return JobPage(jobs=[Job.from_doc(d) for d in docs], next_before=next_before)
+
+
+def _owned(kit: KitDep, job_id: str, uid: str) -> dict:  # type: ignore[type-arg]
+    try:
+        return jobs.get_job(kit.documents, job_id, uid)
+    except jobs.JobNotFound as e:
+        raise HTTPException(404, str(e)) from e
+
+
+@router.get("/{job_id}", response_model=Job, responses={404: {"model": Problem}})
+def get_job(job_id: str, user: CurrentUser, kit: KitDep) -> Job:
+    """One of the caller's jobs."""
+    return Job.from_doc(_owned(kit, job_id, user.uid))
+
+
+@router.get("/{job_id}/output", response_model=OutputUrls, responses={404: {"model": Problem}, 409: {"model": Problem}})
+def job_output(job_id: str, user: CurrentUser, kit: KitDep, settings: SettingsDep) -> OutputUrls:
+    """Short-lived signed URLs to the WAV (and the display data) of a completed job."""
+    job = _owned(kit, job_id, user.uid)
+    if job["status"] != "completed" or not job.get("outputPath"):
+        raise HTTPException(409, f"the job is {job['status']}; its output exists once it is completed")
+    expiry = settings.signed_url_expiry_s
+    display = (job.get("outputs") or {}).get("display")
+    return OutputUrls(
+        url=kit.blobs.signed_url(job["outputPath"], method="GET", expires_s=expiry),
+        display_url=kit.blobs.signed_url(display, method="GET", expires_s=expiry) if display else None,
+        expires_in_s=expiry,
+    )
+
+
+@router.post("/{job_id}/cancel", response_model=Job, responses={404: {"model": Problem}, 409: {"model": Problem}})
+def cancel_job(job_id: str, user: CurrentUser, kit: KitDep) -> Job:
+    """Cancel a pending job and refund its reservation."""
+    try:
+        return Job.from_doc(jobs.cancel_job(kit.documents, job_id, user.uid))
+    except jobs.JobError as e:
+        raise HTTPException(e.status, str(e)) from e

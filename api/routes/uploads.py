@@ -1,0 +1,81 @@
+"""Score uploads: a signed PUT URL for the browser, or a small multipart upload through the API."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, HTTPException, UploadFile
+
+from api.deps import CurrentUser, KitDep, SettingsDep
+from api.schemas import Problem, Upload, UploadUrl, UploadUrlRequest
+from singer_tasks.score import UnreadableScore
+from singer_tasks.sniff import sniff_score
+
+router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
+CONTENT_TYPES = {".musicxml": "application/vnd.recordare.musicxml+xml", ".mxl": "application/vnd.recordare.musicxml"}
+
+
+def extension_for(filename: str) -> str:
+    """'.musicxml' or '.mxl' for an accepted file name; 400 otherwise."""
+    lower = filename.lower()
+    if lower.endswith((".musicxml", ".xml")):
+        return ".musicxml"
+    if lower.endswith(".mxl"):
+        return ".mxl"
+    raise HTTPException(400, f"{filename!r} is not a MusicXML file name: use .musicxml, .xml or .mxl")
+
+
+def upload_key(uid: str, score_id: str, ext: str) -> str:
+    """Where a user's upload lives."""
+    return f"uploads/{uid}/{score_id}{ext}"
+
+
+@router.post("/url", response_model=UploadUrl, responses={400: {"model": Problem}})
+def upload_url(body: UploadUrlRequest, user: CurrentUser, kit: KitDep, settings: SettingsDep) -> UploadUrl:
+    """A signed URL to PUT one score to, bound to its content type and the size limit."""
+    ext = extension_for(body.filename)
+    score_id = uuid.uuid4().hex
+    content_type = CONTENT_TYPES[ext]
+    url = kit.blobs.signed_url(
+        upload_key(user.uid, score_id, ext),
+        method="PUT",
+        expires_s=settings.signed_url_expiry_s,
+        content_type=content_type,
+        max_bytes=settings.max_upload_bytes,
+    )
+    headers = {"Content-Type": content_type, "x-goog-content-length-range": f"0,{settings.max_upload_bytes}"}
+    return UploadUrl(
+        score_id=score_id,
+        url=url,
+        headers=headers,
+        max_bytes=settings.max_upload_bytes,
+        expires_in_s=settings.signed_url_expiry_s,
+    )
+
+
+@router.post(
+    "",
+    response_model=Upload,
+    status_code=201,
+    responses={400: {"model": Problem}, 413: {"model": Problem}, 415: {"model": Problem}},
+)
+async def upload(
+    file: Annotated[UploadFile, File(description="a .musicxml, .xml or .mxl score")],
+    user: CurrentUser,
+    kit: KitDep,
+    settings: SettingsDep,
+) -> Upload:
+    """Upload a small score directly; answers with its scoreId."""
+    ext = extension_for(file.filename or "")
+    data = await file.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise HTTPException(413, f"the file is larger than the {settings.max_upload_bytes} byte limit")
+    try:
+        kind = sniff_score(data)
+    except UnreadableScore as e:
+        raise HTTPException(415, str(e)) from e
+    ext = ".mxl" if kind == "mxl" else ".musicxml"
+    score_id = uuid.uuid4().hex
+    kit.blobs.put(upload_key(user.uid, score_id, ext), data, content_type=CONTENT_TYPES[ext], if_absent=True)
+    return Upload(score_id=score_id, filename=file.filename or "", size=len(data))
