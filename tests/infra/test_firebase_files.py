@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from tests.infra.tfmodel import REPO
 
 _ALLOW = re.compile(r"allow\s+([a-z, ]+?)\s*:\s*if\s+(.+?);", re.DOTALL)
@@ -60,8 +62,23 @@ def test_storage_rules_allow_only_owner_uploads() -> None:
     ops, condition = opened[0]
     assert ops == {"create"}
     assert "request.auth.uid == uid" in condition
-    assert "request.resource.size <= 10 * 1024 * 1024" in condition
     assert "request.resource.contentType in" in condition
     assert re.search(r"match /uploads/\{uid\}/\{fileName\} \{\s*allow create:", text)
     for prefix in ("jobs", "intermediate", "cache"):
         assert f"match /{prefix}/" not in text, f"clients never touch {prefix}/"
+
+
+def test_storage_rules_limits_match_the_apis_upload_limits() -> None:
+    """A Firebase SDK upload may not be larger, or of another type, than a signed upload."""
+    condition = next(cond for ops, cond in _allows(_rules("storage.rules")) if ops == {"create"})
+    size = re.search(r"request\.resource\.size <= (\d+)", condition)
+    types = set(re.findall(r"'([a-z0-9./+-]+)'", condition.split("contentType in", 1)[1]))
+    if not (REPO / "api" / "routes" / "uploads.py").is_file():
+        pytest.skip("api/routes/uploads.py does not exist yet")
+    from api.routes.uploads import CONTENT_TYPES
+    from singer_tasks.service import ServiceSettings
+
+    assert size and int(size.group(1)) == ServiceSettings().max_upload_bytes
+    assert types == set(CONTENT_TYPES.values())
+    extensions = re.search(r"\[\.\]\(([a-z|]+)\)", condition)
+    assert extensions and {f".{e}" for e in extensions.group(1).split("|")} == set(CONTENT_TYPES)
