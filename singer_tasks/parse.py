@@ -24,6 +24,7 @@ from singer_tasks.score import (
     Score,
     ScoreError,
     ScoreTooLarge,
+    SongTooLong,
     UnreadableScore,
 )
 
@@ -83,7 +84,7 @@ def parse_score(
         warnings=tuple(warnings),
     )
     if score.duration_s > limits.max_song_s:
-        raise ScoreTooLarge(
+        raise SongTooLong(
             f"the song lasts {score.duration_s:.0f} s (repeats expanded), over the limit of "
             f"{limits.max_song_s:.0f} s; split it into shorter scores"
         )

@@ -31,6 +31,12 @@ class ScoreTooLarge(ScoreError):
     code = "score_too_large"
 
 
+class SongTooLong(ScoreTooLarge):
+    """Raised when the sung line lasts longer than a job may render."""
+
+    code = "song_too_long"
+
+
 class NoNotes(ScoreError):
     """Raised when the chosen part (or the whole score) holds no notes."""
 

@@ -22,18 +22,12 @@ import taskkit
 from singer_tasks import jobs
 from singer_tasks.ds import Phrase, PhraseFormatError, dumps_ds
 from singer_tasks.limits import ScoreLimits
-from singer_tasks.score import Score, ScoreError
+from singer_tasks.score import Score, ScoreError, SongTooLong
 from singer_tasks.service import RENDER_TASK, RENDER_TOPIC, ServiceSettings, kit, render_task_id
 from singer_tasks.voice_errors import CheckpointError, PhonemeError, RenderInputError, VoiceConfigError, VoiceError
 
 log = structlog.get_logger("singer.render")
 PROGRESS_INTERVAL_S = 1.0
-
-
-class SongTooLong(ScoreError):
-    """Raised when the sung line is longer than a job may render."""
-
-    code = "song_too_long"
 
 
 def _error_code(exc: BaseException) -> str:
@@ -136,6 +130,8 @@ def _render(ctx: taskkit.TaskContext, job: dict[str, Any], settings: ServiceSett
         check_time=ctx.check_time,
     )
     progress("upload", 0.0)
+    # The WAV spans the whole score, trailing rests included, so it lines up with the notation.
+    song = np.pad(song, (0, max(0, round(score.duration_s * voice.sample_rate) - len(song))))
     seconds = len(song) / voice.sample_rate
     prefix = f"jobs/{job_id}"
     keys = {
@@ -168,7 +164,6 @@ def render_failed(failure: taskkit.Failure) -> None:
     min_backoff_s=5.0,
     max_backoff_s=60.0,
     time_limit_s=ServiceSettings.from_env().render_time_limit_s,
-    permanent=(ScoreError, VoiceError, PhraseFormatError, taskkit.NotFound),
     on_failure=render_failed,
 )
 def render(job_id: str) -> dict[str, Any] | None:
@@ -181,7 +176,14 @@ def render(job_id: str) -> dict[str, Any] | None:
         return None
     job["id"] = job_id
     with structlog.contextvars.bound_contextvars(job_id=job_id):
-        keys, seconds = _render(ctx, job, settings)
+        try:
+            keys, seconds = _render(ctx, job, settings)
+        except (ScoreError, VoiceError, PhraseFormatError) as e:
+            raise taskkit.Reject(str(e), code=_error_code(e)) from e
+        except taskkit.NotFound as e:
+            raise taskkit.Reject(
+                "the uploaded score is no longer stored; upload it again and create a new job", code="input_missing"
+            ) from e
         if not jobs.complete_job(ctx.transaction, job_id, output=keys, seconds=seconds, settings=settings):
             log.info("job.not_completed", reason="job left processing (cancelled?) while rendering")
             return None

@@ -6,7 +6,7 @@ import pytest
 
 from singer_tasks.limits import ScoreLimits
 from singer_tasks.parse import parse_score
-from singer_tasks.score import NoLyrics, NoNotes, Note, PartNotFound, Rest, Score, ScoreError
+from singer_tasks.score import NoLyrics, NoNotes, Note, PartNotFound, Rest, Score, ScoreError, ScoreTooLarge
 from tests.singer_tasks.fixtures.scores.xmlbuild import (
     Lyric,
     measure,
@@ -253,7 +253,7 @@ def test_song_length_limit() -> None:
     assert parse(xml).duration_s == pytest.approx(8.0)
     with pytest.raises(ScoreError, match="over the limit of 5 s") as e:
         parse(xml, limits=ScoreLimits(max_song_s=5))
-    assert e.value.code == "score_too_large"
+    assert e.value.code == "song_too_long" and isinstance(e.value, ScoreTooLarge)
 
 
 def test_events_are_typed_score_values() -> None:

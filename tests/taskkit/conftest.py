@@ -61,8 +61,8 @@ def kit(settings: Settings) -> Iterator[Kit]:
 class LiveServer:
     """A uvicorn server on a loopback port, in a thread of the test process."""
 
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
+    def __init__(self, app: Any, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, access_log=False)
         )
