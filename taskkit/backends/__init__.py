@@ -11,8 +11,8 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from taskkit.backends.base import Broker, DocumentStore
 from taskkit.backends.base import BlobStore as BlobStore
+from taskkit.backends.base import Broker, DocumentStore
 
 if TYPE_CHECKING:
     from taskkit.settings import Settings
