@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="phrase length (default 10 s)")
     parser.add_argument("--profile", action="store_true", help="also print torch profiler tables")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv or [])
 
     threads = configure_torch()
     print(
@@ -132,6 +133,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{acoustic_s:.2f} s -> RTF {acoustic_s / args.seconds:.3f} "
             f"(encoder {encoder_s:.3f} s, aux decoder {aux_s:.3f} s, sampler {acoustic_s - encoder_s - aux_s:.2f} s)"
         )
+        fast_s = _timed(lambda: model.render(inputs, generator=noise_gen, precision="bf16"))
+        print(f"acoustic fast mode (bf16 autocast): {fast_s:.2f} s -> RTF {fast_s / args.seconds:.3f}")
         mel = model.render(inputs, generator=noise_gen).mel.transpose(1, 2)
         for mini in (False, True):
             raw = {**DEFAULT_VOCODER, "mini_nsf": mini}
@@ -141,10 +144,12 @@ def main(argv: list[str] | None = None) -> None:
             vload_s = time.perf_counter() - start
             vparams = sum(p.numel() for p in vocoder.parameters()) / 1e6
             voc_s = _timed(lambda v=vocoder: v(mel, inputs.f0))
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                voc_fast_s = _timed(lambda v=vocoder: v(mel, inputs.f0))
             name = "pc-nsf (mini_nsf)" if mini else "classic NSF"
             print(
                 f"vocoder {name} ({vparams:.1f} M params): load {vload_s:.2f} s, {args.seconds:.0f} s in "
-                f"{voc_s:.2f} s -> RTF {voc_s / args.seconds:.3f}"
+                f"{voc_s:.2f} s -> RTF {voc_s / args.seconds:.3f}; bf16 autocast RTF {voc_fast_s / args.seconds:.3f}"
             )
         if args.profile:
             _profile("acoustic render", lambda: model.render(inputs, generator=noise_gen))
@@ -162,4 +167,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -126,6 +126,7 @@ class DiffSingerVoice(Voice):
         inputs = phrase_inputs(phrase, self.config, self.dictionary, curves=curves, curve_timestep_s=timestep,
                                spk_id=self.speaker_id)  # fmt: skip
         defaults = self.manifest.defaults
+        fast = defaults.precision == "bf16"
         with torch.inference_mode():
             out = self.model.render(
                 inputs,
@@ -133,10 +134,12 @@ class DiffSingerVoice(Voice):
                 depth=depth if depth is not None else defaults.depth,
                 generator=torch.Generator().manual_seed(seed),
                 on_step=on_step,
+                precision=defaults.precision,
             )
             mel = to_natural_log(out.mel, self.config.mel.mel_base).transpose(1, 2)  # (B, M, T)
-            wave = self.vocoder(mel, inputs.f0, generator=torch.Generator().manual_seed(seed))
-        return wave.reshape(-1).numpy().astype(np.float32)  # type: ignore[no-any-return]
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
+                wave = self.vocoder(mel, inputs.f0, generator=torch.Generator().manual_seed(seed))
+        return wave.float().reshape(-1).numpy().astype(np.float32)  # type: ignore[no-any-return]
 
 
 def _gender_to_shift(gender: float, shift_range: tuple[float, float]) -> float:

@@ -18,6 +18,8 @@ from singer_tasks.acoustic.gaussian import GaussianDiffusion
 from singer_tasks.acoustic.reflow import RectifiedFlow
 from singer_tasks.acoustic.samplers import StepCallback
 
+PRECISIONS = ("fp32", "bf16")
+
 
 @dataclass
 class AcousticInputs:
@@ -73,9 +75,14 @@ class DiffSingerAcoustic(nn.Module):
         noise: Tensor | None = None,
         generator: torch.Generator | None = None,
         on_step: StepCallback | None = None,
+        precision: str = "fp32",
     ) -> AcousticOutput:
         """Sample a mel. `noise` [B, 1, M, T] is the starting noise (drawn from `generator` if None);
-        `depth` in [0, 1] is the shallow-diffusion depth (1 = from pure noise)."""
+        `depth` in [0, 1] is the shallow-diffusion depth (1 = from pure noise). precision "fp32" is exact
+        (openvpi's output); "bf16" runs the denoiser under bfloat16 autocast (about 2x faster on CPUs
+        with avx512_bf16, mel within about 0.05 of fp32)."""
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         cfg = self.config
         steps = cfg.default_steps if steps is None else steps
         depth = cfg.default_depth if depth is None else depth
@@ -102,13 +109,14 @@ class DiffSingerAcoustic(nn.Module):
             noise = torch.randn(shape, generator=generator)
         elif tuple(noise.shape) != shape:
             raise ValueError(f"starting noise has shape {tuple(noise.shape)}, expected {shape}")
-        mel = self.diffusion.sample(
-            condition,
-            noise,
-            src_spec=aux_mel,
-            depth=depth,
-            steps=steps,
-            algorithm=algorithm or self.default_algorithm(),
-            on_step=on_step,
-        )
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            mel = self.diffusion.sample(
+                condition,
+                noise,
+                src_spec=aux_mel,
+                depth=depth,
+                steps=steps,
+                algorithm=algorithm or self.default_algorithm(),
+                on_step=on_step,
+            ).float()
         return AcousticOutput(mel=mel * frames_mask, aux_mel=aux_mel)

@@ -44,6 +44,18 @@ def test_reproduces_openvpi_mel(name: str) -> None:
     assert (case["mel"] - case["aux_out"]).abs().max().item() > 1e-2
 
 
+@pytest.mark.parametrize("name", CASES)
+def test_bf16_fast_mode_stays_close(name: str) -> None:
+    folder = FIXTURES / name
+    model, _ = _load(folder)
+    case = torch.load(folder / "case.pt", weights_only=True)
+    out = model.render(_inputs(case), noise=case["noise"][0], precision="bf16")
+    assert out.mel.dtype == torch.float32
+    assert (out.mel - case["mel"]).abs().max().item() <= 0.05  # the stated fast-mode tolerance
+    with pytest.raises(ValueError, match="fp16"):
+        model.render(_inputs(case), noise=case["noise"][0], precision="fp16")
+
+
 def test_other_noise_gives_other_mel() -> None:
     folder = FIXTURES / "main-lynxnet2-euler"
     model, _ = _load(folder)

@@ -82,6 +82,17 @@ def test_tiny_voice_renders_a_phrase_end_to_end() -> None:
     assert np.array_equal(voice.render_phrase(tiny_phrase()), wave)
 
 
+def test_bf16_voice_renders_close_to_fp32(tmp_path: Path) -> None:
+    folder = _copy_tiny(tmp_path)
+    exact = load_voice(folder).render_phrase(tiny_phrase())
+    manifest = yaml.safe_load((folder / "voice.yaml").read_text())
+    manifest["defaults"]["precision"] = "bf16"
+    (folder / "voice.yaml").write_text(yaml.safe_dump(manifest))
+    fast = load_voice(folder).render_phrase(tiny_phrase())
+    assert fast.dtype == np.float32 and fast.shape == exact.shape
+    assert 0 < np.abs(fast - exact).max() < 0.1 * np.abs(exact).max()
+
+
 def test_phoneme_missing_from_the_dictionary(tmp_path: Path) -> None:
     voice = load_voice(TINY)
     bad = Phrase(0.0, ("SP", "zz", "a"), (0.1, 0.1, 0.2), (1, 2), ("rest", "A3"), (0.1, 0.3), (0, 0), (0.0, 220.0))
@@ -131,6 +142,10 @@ def test_manifest_errors(tmp_path: Path) -> None:
         find_manifest(str(folder))
     _edit_manifest(folder, kind="diffsinger", acoustic={"speakers": {"a": 0}})
     with pytest.raises(VoiceConfigError, match="dictionaries"):
+        find_manifest(str(folder))
+    _edit_manifest(folder, acoustic=yaml.safe_load((TINY / "voice.yaml").read_text())["acoustic"],
+                   defaults={"precision": "fp8"})  # fmt: skip
+    with pytest.raises(VoiceConfigError, match="precision"):
         find_manifest(str(folder))
     (folder / "voice.yaml").write_text("name: [\n")
     with pytest.raises(VoiceConfigError, match="not valid YAML"):
