@@ -64,6 +64,13 @@ def build_acoustic_model(config: AcousticConfig, checkpoint_path: Path, vocab_si
     except ValueError as e:
         raise VoiceConfigError(f"cannot build the acoustic model from its config: {e}") from e
     expected = model.state_dict()
+    embed = state.get("fs2.txt_embed.weight")
+    if embed is not None and embed.shape[0] != vocab_size:
+        raise CheckpointError(
+            f"{checkpoint_path} embeds {embed.shape[0] - 1} phonemes but the voice's phoneme dictionary yields "
+            f"{vocab_size - 1}: the dictionary lacks (or adds) phonemes the model was trained with; use the "
+            "experiment's own dictionary file(s)"
+        )
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:

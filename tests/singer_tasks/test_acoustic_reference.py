@@ -96,7 +96,7 @@ def test_config_that_does_not_match_checkpoint_is_refused(tmp_path: Path) -> Non
     with pytest.raises(CheckpointError, match="unexpected"):
         build_acoustic_model(read_config(tmp_path / "config.yaml"), folder / "model.ckpt", 23)
     # A dictionary of another size changes the embedding shape.
-    with pytest.raises(CheckpointError, match="shapes"):
+    with pytest.raises(CheckpointError, match="dictionary lacks"):
         build_acoustic_model(read_config(folder / "config.yaml"), folder / "model.ckpt", 30)
 
 

@@ -74,7 +74,6 @@ def test_no_phrases_and_unknown_phonemes_fail_before_rendering() -> None:
     assert rendered == []
 
 
-@pytest.mark.slow
 def test_a_real_score_through_parse_phonemize_and_the_builtin_voice() -> None:
     from singer_tasks.parse import parse_score
     from singer_tasks.phonemize import score_to_phrases
@@ -88,7 +87,6 @@ def test_a_real_score_through_parse_phonemize_and_the_builtin_voice() -> None:
     assert np.abs(song).max() > 0.05
 
 
-@pytest.mark.slow
 def test_render_command_writes_a_wav(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import wave
 

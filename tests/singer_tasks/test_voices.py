@@ -112,6 +112,15 @@ def test_missing_and_truncated_files_are_named(tmp_path: Path) -> None:
         load_voice(folder)
 
 
+def test_dictionary_missing_a_phoneme_of_the_model(tmp_path: Path) -> None:
+    folder = _copy_tiny(tmp_path)
+    dictionary = folder / "acoustic" / "dictionary.txt"
+    lines = [line for line in dictionary.read_text().splitlines() if not line.startswith("shi")]
+    dictionary.write_text("\n".join(lines) + "\n")  # drops the phonemes sh and ir
+    with pytest.raises(CheckpointError, match="embeds 22 phonemes but the voice's phoneme dictionary yields 20"):
+        load_voice(folder)
+
+
 def test_mel_mismatch_between_acoustic_and_vocoder(tmp_path: Path) -> None:
     folder = _copy_tiny(tmp_path)
     config = json.loads((folder / "vocoder" / "config.json").read_text())
