@@ -37,7 +37,13 @@ def load_torch_file(path: Path) -> Any:
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError) as e:
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(
+            f"checkpoint {path} holds objects other than tensors, which are not loaded for safety: {e}. If it "
+            "is a full training checkpoint you trust, keep only its weights once: torch.save({'state_dict': "
+            "torch.load(p, weights_only=False)['state_dict']}, p)"
+        ) from e
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
         raise CheckpointError(
             f"checkpoint {path} cannot be read (truncated, corrupt or not a weights-only torch file): {e}"
         ) from e

@@ -89,6 +89,18 @@ def test_truncated_checkpoint_names_the_file(tmp_path: Path) -> None:
         build_acoustic_model(config, tmp_path / "absent.ckpt", 23)
 
 
+class NotATensor:
+    pass
+
+
+def test_checkpoint_with_arbitrary_objects_is_not_unpickled(tmp_path: Path) -> None:
+    path = tmp_path / "model.ckpt"
+    torch.save({"state_dict": {}, "optimizer": NotATensor()}, path)
+    config = read_config(FIXTURES / "main-lynxnet2-euler" / "config.yaml")
+    with pytest.raises(CheckpointError, match="other than tensors"):
+        build_acoustic_model(config, path, 23)
+
+
 def test_config_that_does_not_match_checkpoint_is_refused(tmp_path: Path) -> None:
     folder = FIXTURES / "main-lynxnet2-euler"
     text = (folder / "config.yaml").read_text().replace("use_stretch_embed: true", "use_stretch_embed: false")
