@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from singer_tasks.acoustic.inputs import Curve
 from singer_tasks.ds import Phrase
 from singer_tasks.voice_errors import CheckpointError, RenderInputError, VoiceConfigError
 from singer_tasks.voices import CURVE_NAMES, VoiceManifest, find_manifest
@@ -96,9 +97,9 @@ class DiffSingerVoice(Voice):
     def check_phrase(self, phrase: Phrase) -> None:
         self.dictionary.encode(phrase.ph_seq, phrase.lang)
 
-    def _curves(self, phrase: Phrase) -> tuple[dict[str, float | Sequence[float]], float | None]:
-        curves: dict[str, float | Sequence[float]] = dict(self.curves)
-        timestep = None
+    def _curves(self, phrase: Phrase) -> dict[str, float | Curve]:
+        """voice.yaml defaults, overridden by the phrase's .ds curve fields."""
+        curves: dict[str, float | Curve] = dict(self.curves)
         for name, ds_field in _DS_FIELDS.items():
             value = phrase.extra.get(ds_field)
             if name not in curves or value is None:
@@ -111,9 +112,9 @@ class DiffSingerVoice(Voice):
             points = [float(x) for x in (value.split() if isinstance(value, str) else value)]
             if name == "key_shift":
                 points = [_gender_to_shift(g, self.config.key_shift_range) for g in points]
-            curves[name] = points
             timestep = float(phrase.extra.get(f"{ds_field}_timestep", phrase.f0_timestep_s))
-        return curves, timestep
+            curves[name] = Curve(points, timestep)
+        return curves
 
     def render_phrase(
         self, phrase: Phrase, *, steps: int | None = None, depth: float | None = None, on_step: StepHook | None = None,
@@ -122,8 +123,7 @@ class DiffSingerVoice(Voice):
         from singer_tasks.acoustic.inputs import phrase_inputs
         from singer_tasks.mel import to_natural_log
 
-        curves, timestep = self._curves(phrase)
-        inputs = phrase_inputs(phrase, self.config, self.dictionary, curves=curves, curve_timestep_s=timestep,
+        inputs = phrase_inputs(phrase, self.config, self.dictionary, curves=self._curves(phrase),
                                spk_id=self.speaker_id)  # fmt: skip
         defaults = self.manifest.defaults
         fast = defaults.precision == "bf16"

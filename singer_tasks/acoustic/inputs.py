@@ -7,6 +7,7 @@ own timestep to the frame rate and padded with their last value.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -16,6 +17,14 @@ from singer_tasks.acoustic.model import AcousticInputs
 from singer_tasks.acoustic.phonemes import PhonemeDictionary
 from singer_tasks.ds import Phrase
 from singer_tasks.voice_errors import RenderInputError
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A curve sampled every `timestep_s` seconds from the phrase start."""
+
+    points: Sequence[float]
+    timestep_s: float
 
 
 def resample_curve(points: Sequence[float], timestep_s: float, frame_s: float, frames: int) -> np.ndarray:
@@ -42,13 +51,12 @@ def phrase_inputs(
     config: AcousticConfig,
     dictionary: PhonemeDictionary,
     *,
-    curves: Mapping[str, float | Sequence[float]] | None = None,
-    curve_timestep_s: float | None = None,
+    curves: Mapping[str, float | Curve] | None = None,
     spk_id: int = 0,
     lang_ids: Mapping[str, int] | None = None,
 ) -> AcousticInputs:
     """Model inputs for one phrase. `curves` maps energy/breathiness/voicing/tension/key_shift/speed
-    to a constant or a curve sampled every `curve_timestep_s` (default: the phrase's f0 timestep)."""
+    (those the config enables) to a constant or a Curve."""
     if not phrase.ph_seq:
         raise RenderInputError("the phrase has no phonemes")
     frame_s = config.mel.frame_s
@@ -59,7 +67,6 @@ def phrase_inputs(
         raise RenderInputError("the phrase is shorter than one frame")
     f0_points = phrase.f0_hz or (0.0,)
     f0 = torch.from_numpy(resample_curve(f0_points, phrase.f0_timestep_s, frame_s, frames))[None]
-    step = curve_timestep_s or phrase.f0_timestep_s
     values: dict[str, torch.Tensor] = {}
     wanted = list(config.variance_embeds)
     wanted += ["key_shift"] if config.use_key_shift_embed else []
@@ -71,7 +78,7 @@ def phrase_inputs(
         if isinstance(value, (int, float)):
             arr = np.full(frames, float(value), np.float32)
         else:
-            arr = resample_curve(value, step, frame_s, frames)
+            arr = resample_curve(value.points, value.timestep_s, frame_s, frames)
         if name == "key_shift":
             arr = np.clip(arr, *config.key_shift_range)
         elif name == "speed":

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from singer_tasks.acoustic.inputs import phrase_inputs, phrase_mel2ph, resample_curve
+from singer_tasks.acoustic.inputs import Curve, phrase_inputs, phrase_mel2ph, resample_curve
 from singer_tasks.acoustic.load import read_config
 from singer_tasks.acoustic.phonemes import PhonemeDictionary
 from singer_tasks.ds import Phrase
@@ -47,7 +47,7 @@ def test_phrase_inputs_for_a_voice_with_every_embedding() -> None:
     config = read_config(FOLDER / "config.yaml")
     dictionary = PhonemeDictionary.read({"zh": FOLDER / "dictionary.txt"})
     f0 = tuple(np.linspace(200.0, 300.0, 185))
-    curves = {**CURVES, "key_shift": [9.0, 9.0], "speed": 1.2}  # 9 semitones lies outside the trained +-5
+    curves = {**CURVES, "key_shift": Curve([9.0, 9.0], 0.5), "speed": 1.2}  # 9 semitones lies outside the trained +-5
     inputs = phrase_inputs(_phrase(f0), config, dictionary, curves=curves, spk_id=2)
     frames = inputs.mel2ph.shape[1]
     assert inputs.tokens.tolist() == [dictionary.encode(["SP", "b", "a", "AP"])]
