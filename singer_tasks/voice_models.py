@@ -90,7 +90,9 @@ class DiffSingerVoice(Voice):
         self.sample_rate = self.config.mel.sample_rate
         self.curves = _check_curves(manifest, self.config)
         self.speaker_id = _speaker(manifest, self.config.use_spk_id, self.config.num_spk)
-        self.dictionary = PhonemeDictionary.read(files.dictionaries, files.extra_phonemes)
+        self.dictionary = PhonemeDictionary.read(
+            files.dictionaries, (*self.config.extra_phonemes, *files.extra_phonemes)
+        )
         self.model = build_acoustic_model(self.config, files.checkpoint, self.dictionary.vocab_size)
         self.vocoder = load_vocoder(manifest.vocoder.checkpoint, manifest.vocoder.config)
 

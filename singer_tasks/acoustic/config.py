@@ -90,6 +90,7 @@ class AcousticConfig:
     max_beta: float = 0.01
     diff_accelerator: str = "ddim"
     diff_speedup: int = 10
+    extra_phonemes: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> AcousticConfig:
@@ -178,6 +179,8 @@ def _mel(raw: Mapping[str, Any]) -> MelConfig:
 
 
 def _from_dict(raw: Mapping[str, Any]) -> AcousticConfig:
+    if raw.get("merged_phoneme_groups"):
+        raise ValueError("merged_phoneme_groups (phonemes shared across languages) is not supported")
     shallow = dict(raw.get("shallow_diffusion_args") or {})
     aux_args = dict(shallow.get("aux_decoder_args") or {})
     if shallow.get("aux_decoder_arch", "convnext") != "convnext":
@@ -233,4 +236,5 @@ def _from_dict(raw: Mapping[str, Any]) -> AcousticConfig:
         max_beta=float(raw.get("max_beta", 0.01)),
         diff_accelerator=str(raw.get("diff_accelerator", "ddim")),
         diff_speedup=int(raw.get("diff_speedup", 10)),
+        extra_phonemes=tuple(str(p) for p in raw.get("extra_phonemes") or ()),
     )

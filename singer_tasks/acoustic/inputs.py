@@ -53,7 +53,6 @@ def phrase_inputs(
     *,
     curves: Mapping[str, float | Curve] | None = None,
     spk_id: int = 0,
-    lang_ids: Mapping[str, int] | None = None,
 ) -> AcousticInputs:
     """Model inputs for one phrase. `curves` maps energy/breathiness/voicing/tension/key_shift/speed
     (those the config enables) to a constant or a Curve."""
@@ -86,8 +85,6 @@ def phrase_inputs(
         values[name] = torch.from_numpy(arr)[None]
     languages = None
     if config.use_lang_id:
-        if lang_ids is None or phrase.lang not in lang_ids:
-            raise RenderInputError(f"the voice is multilingual and has no language id for {phrase.lang!r}")
         # openvpi feeds a language id only for phonemes merged across languages (merged groups, which
         # this loader refuses); every other phoneme gets 0.
         languages = torch.zeros_like(tokens)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from singer_tasks.acoustic.inputs import Curve, phrase_inputs, phrase_mel2ph, resample_curve
 from singer_tasks.acoustic.load import read_config
@@ -67,3 +68,25 @@ def test_bad_inputs_are_named() -> None:
         phrase_inputs(phrase, config, dictionary, curves={k: v for k, v in CURVES.items() if k != "tension"})
     with pytest.raises(RenderInputError, match="speaker id 5"):
         phrase_inputs(phrase, config, dictionary, curves=CURVES, spk_id=5)
+
+
+def test_multilingual_dictionary_and_language_embedding(tmp_path: Path) -> None:
+    from singer_tasks.acoustic.config import AcousticConfig
+    from singer_tasks.acoustic.model import DiffSingerAcoustic
+
+    (tmp_path / "zh.txt").write_text("a\ta\nba\tb a\n")
+    (tmp_path / "en.txt").write_text("aa\taa\nb\tb\n")
+    dictionary = PhonemeDictionary.read({"zh": tmp_path / "zh.txt", "en": tmp_path / "en.txt"})
+    assert dictionary.phonemes == ("AP", "SP", "en/aa", "en/b", "zh/a", "zh/b")
+    config = AcousticConfig.from_dict({
+        "hidden_size": 16, "enc_layers": 1, "use_lang_id": True, "num_lang": 2, "use_spk_id": True, "num_spk": 2,
+        "use_mix_ln": True, "diffusion_type": "reflow", "backbone_type": "lynxnet2",
+        "backbone_args": {"num_channels": 8, "num_layers": 1},
+    })  # fmt: skip
+    phrase = Phrase(0.0, ("SP", "b", "a", "en/aa"), (0.1, 0.1, 0.2, 0.2), (1, 3), ("rest", "A3"), (0.1, 0.5), (0, 0),
+                    (220.0,) * 120, lang="zh")  # fmt: skip
+    inputs = phrase_inputs(phrase, config, dictionary, spk_id=1)
+    assert inputs.tokens.tolist() == [[2, 6, 5, 3]]  # SP, zh/b, zh/a, en/aa
+    assert inputs.languages is not None and inputs.languages.tolist() == [[0, 0, 0, 0]]
+    mel = DiffSingerAcoustic(config, dictionary.vocab_size).eval().render(inputs, steps=2).mel
+    assert mel.shape == (1, inputs.mel2ph.shape[1], 128) and torch.isfinite(mel).all()

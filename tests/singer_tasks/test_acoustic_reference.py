@@ -116,6 +116,9 @@ def test_bad_config_yaml(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text("hidden_size: [unclosed\n")
     with pytest.raises(VoiceConfigError, match="not valid YAML"):
         read_config(tmp_path / "config.yaml")
+    (tmp_path / "config.yaml").write_text("merged_phoneme_groups: [[zh/a, en/aa]]\n")
+    with pytest.raises(VoiceConfigError, match="merged_phoneme_groups"):
+        read_config(tmp_path / "config.yaml")
     (tmp_path / "config.yaml").write_text("backbone_type: transformer\n")
     with pytest.raises(VoiceConfigError, match="transformer"):
         read_config(tmp_path / "config.yaml")
