@@ -161,3 +161,15 @@ def test_builtin_vocoder_resynthesises_a_mel(melody: tuple[Phrase, np.ndarray, n
     a, b = yin_pitch(out, SR, hop=HOP), yin_pitch(wave, SR, hop=HOP)
     both = (a > 0) & (b > 0)
     assert both.sum() > 100 and np.median(cents(a[both], b[both])) < 20
+
+
+def test_stops_have_a_closure_then_a_burst() -> None:
+    phrase = _phrase(["a", "t", "a", "k", "a"], [0.4, 0.12, 0.4, 0.12, 0.4], [220, 0, 220, 0, 220])
+    wave = BuiltinAcoustic().render(phrase).waveform.astype(np.float64)
+    for start in (0.4, 0.92):  # the t and the k
+        closure = wave[int((start + 0.02) * SR) : int((start + 0.05) * SR)]
+        burst = wave[int((start + 0.08) * SR) : int((start + 0.11) * SR)]
+        vowel = wave[int((start - 0.2) * SR) : int((start - 0.1) * SR)]
+        assert np.sqrt(np.mean(closure**2)) < 0.1 * np.sqrt(np.mean(vowel**2))  # near silence
+        assert np.sqrt(np.mean(burst**2)) > 3 * np.sqrt(np.mean(closure**2))  # then noise
+        assert _zero_crossing_rate(burst) > 0.1

@@ -184,3 +184,11 @@ def test_runtime_quota_threads_and_cache() -> None:
     assert runtime.get_voice(TINY) is first
     runtime.clear_voice_cache()
     assert runtime.get_voice(TINY) is not first
+
+
+def test_manifests_are_readable_without_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, singer_tasks.voices as v; v.find_manifest('builtin'); assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
