@@ -90,7 +90,8 @@ def get_voice(voice: str | Path = "builtin", root: Path | None = None) -> Voice:
         cached = _voices.get(key)
     if cached is not None:
         return cached
-    configure_torch()
+    if _configured is None:  # keep a worker's earlier configure_torch(workers=N)
+        configure_torch()
     loaded = load_voice(voice, root)
     with _lock:
         return _voices.setdefault(key, loaded)

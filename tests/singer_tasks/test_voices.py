@@ -179,11 +179,14 @@ def test_runtime_quota_threads_and_cache() -> None:
     assert 1 <= quota <= (len(__import__("os").sched_getaffinity(0)))
     threads = runtime.configure_torch()
     assert threads == quota and torch.get_num_threads() == threads
+    assert runtime.configure_torch(threads=1) == 1
     runtime.clear_voice_cache()
     first = runtime.get_voice(TINY)
+    assert torch.get_num_threads() == 1  # loading a voice keeps the process's thread setting
     assert runtime.get_voice(TINY) is first
     runtime.clear_voice_cache()
     assert runtime.get_voice(TINY) is not first
+    runtime.configure_torch()
 
 
 def test_manifests_are_readable_without_torch() -> None:
