@@ -17,9 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import tenacity
+
 from singer_tasks.service import RenderType, ServiceSettings
 from taskkit.backends.base import Document, DocumentStore, Transaction
-from taskkit.errors import TaskkitError
+from taskkit.errors import TaskkitError, TransientBackendError
+from taskkit.mutex import document_mutex
 
 T = TypeVar("T")
 TERMINAL = ("completed", "failed", "cancelled")
@@ -94,6 +97,16 @@ class JobRequest:
     language: str | None
 
 
+# A creation that still meets contention (or a busy lock) is tried again after a jittered pause.
+_contention_retry = tenacity.retry(
+    retry=tenacity.retry_if_exception_type(TransientBackendError),
+    wait=tenacity.wait_random_exponential(multiplier=0.2, max=3.0),
+    stop=tenacity.stop_after_attempt(8),
+    reraise=True,
+)
+
+
+@_contention_retry
 def create_job(store: DocumentStore, request: JobRequest, settings: ServiceSettings) -> Document:
     """Reserve credits and write the pending job, in one transaction; returns the job (with `id`)."""
     job_id = uuid.uuid4().hex
@@ -135,7 +148,9 @@ def create_job(store: DocumentStore, request: JobRequest, settings: ServiceSetti
         tx.set(user_path(request.uid), user)
         return {"id": job_id, **job}
 
-    return store.transaction(reserve_and_write)
+    # One user's creations take turns, so a burst of them cannot starve each other's transactions.
+    with document_mutex(store, f"user-{request.uid}"):
+        return store.transaction(reserve_and_write)
 
 
 def _release(tx: Transaction, job: Document, *, charged: int) -> None:

@@ -147,14 +147,28 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float = 30.0, what: str = 
 class Stack:
     """`python -m taskkit run` as a subprocess in its own process group."""
 
-    def __init__(self, data_dir: Path, workers: int = 1, **overrides: Any) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        workers: int = 1,
+        *,
+        app: str = "tests.taskkit.apps:kit",
+        web: str = "",
+        env: dict[str, str] | None = None,
+        **overrides: Any,
+    ) -> None:
         self.port = free_port()
-        self.env = fast_env(data_dir, **overrides)
+        self.env = fast_env(data_dir, **overrides) | (env or {})
         self.workers = workers
+        self.app, self.web = app, web
         self.process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def start(self) -> Stack:
-        cmd = [sys.executable, "-m", "taskkit", "run", "--app", "tests.taskkit.apps:kit", "--web", ""]
+        cmd = [sys.executable, "-m", "taskkit", "run", "--app", self.app, "--web", self.web]
         cmd += ["--port", str(self.port), "--workers", str(self.workers)]
         self.process = subprocess.Popen(cmd, env=self.env, cwd=REPO, start_new_session=True)
         wait_until_healthy(f"http://127.0.0.1:{self.port}/healthz", alive=lambda: self.process.poll() is None)
@@ -176,3 +190,29 @@ class Stack:
 
     def health(self) -> dict[str, Any]:
         return dict(httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=5).json())
+
+
+class Respawning:
+    """Keeps one worker process alive on a fixed port, as Cloud Run keeps an instance available."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str]) -> None:
+        self.cmd, self.env, self.starts = cmd, env, 0
+        self.proc = self._start()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        self.starts += 1
+        return subprocess.Popen(self.cmd, env=self.env, cwd=REPO)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.05):
+            if self.proc.poll() is not None:
+                self.proc = self._start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.proc.terminate()
+        self.proc.wait(10)

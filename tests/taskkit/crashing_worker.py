@@ -4,7 +4,7 @@
 exists, the first push answer is never sent: the process exits the moment the response would start,
 after the task finished (the marker is removed first, so the restarted worker behaves).
 `... PORT MARKER always-on-push`: the process exits on every push delivery, before doing anything
-(dead-letter deliveries are served normally).
+(dead-letter deliveries are served normally). An optional fourth argument names the Kit to serve.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import uvicorn
 
 from taskkit.logging import configure_logging
 from taskkit.worker import create_worker_app
-from tests.taskkit.apps import kit
+from taskkit.supervisor import load_kit
 
 
 def crash_before_answer(app: Any, marker: Path, always: bool) -> Any:
@@ -40,5 +40,6 @@ def crash_before_answer(app: Any, marker: Path, always: bool) -> Any:
 if __name__ == "__main__":
     configure_logging()
     port, marker, mode = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    kit = load_kit(sys.argv[4] if len(sys.argv) > 4 else "tests.taskkit.apps:kit")
     app = crash_before_answer(create_worker_app(kit), marker, always=mode == "always-on-push")
     uvicorn.run(app, host="127.0.0.1", port=port, log_config=None)

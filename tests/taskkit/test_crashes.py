@@ -19,7 +19,7 @@ from taskkit.lease import Acquired
 from taskkit.message import TaskMessage
 from taskkit.supervisor import free_port, wait_until_healthy
 from tests.taskkit.apps import count_hook, runs
-from tests.taskkit.conftest import REPO, Dispatching, Stack, fast_env, push_body, wait_for
+from tests.taskkit.conftest import REPO, Dispatching, Respawning, Stack, fast_env, push_body, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -69,32 +69,6 @@ def test_worker_killed_between_finishing_and_acking(
             p.wait(10)
     assert counts == {"acked": 1}
     assert len(runs(kit, "ack1")) == 1
-
-
-class Respawning:
-    """Keeps one worker process alive on a fixed port, as Cloud Run keeps an instance available."""
-
-    def __init__(self, cmd: list[str], env: dict[str, str]) -> None:
-        self.cmd, self.env, self.starts = cmd, env, 0
-        self.proc = self._start()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-
-    def _start(self) -> subprocess.Popen[bytes]:
-        self.starts += 1
-        return subprocess.Popen(self.cmd, env=self.env, cwd=REPO)
-
-    def _watch(self) -> None:
-        while not self._stop.wait(0.05):
-            if self.proc.poll() is not None:
-                self.proc = self._start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 def test_worker_killed_on_every_delivery_ends_in_dead_letter(

@@ -12,6 +12,8 @@ receive plain dicts.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import logging
 import random
 import time
@@ -62,8 +64,26 @@ def _build_query(client: Any, query: Query) -> Any:
     return ref
 
 
+# Firestore's TTL policies act only on timestamp values; taskkit writes expiry times as epoch seconds.
+TTL_FIELD = "expireAt"
+
+
+def to_store(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A document as Firestore keeps it: the TTL field as a timestamp."""
+    out = dict(data)
+    expiry = out.get(TTL_FIELD)
+    if isinstance(expiry, int | float) and not isinstance(expiry, bool):
+        out[TTL_FIELD] = datetime.fromtimestamp(expiry, UTC)
+    return out
+
+
+def from_store(data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A document as taskkit sees it: timestamps back to epoch seconds."""
+    return {k: v.timestamp() if isinstance(v, datetime) else v for k, v in (data or {}).items()}
+
+
 def _snapshot(doc: Any) -> Snapshot:
-    return Snapshot(str(doc.reference.path), dict(doc.to_dict() or {}))
+    return Snapshot(str(doc.reference.path), from_store(doc.to_dict()))
 
 
 class FirestoreTransaction(Transaction):
@@ -79,7 +99,7 @@ class FirestoreTransaction(Transaction):
     def get(self, path: str) -> Document | None:
         """Read a document inside the transaction (None if absent)."""
         snap = self._ref(path).get(transaction=self._tx)
-        return dict(snap.to_dict() or {}) if snap.exists else None
+        return from_store(snap.to_dict()) if snap.exists else None
 
     def query(self, query: Query) -> list[Snapshot]:
         """Run a query inside the transaction."""
@@ -87,15 +107,15 @@ class FirestoreTransaction(Transaction):
 
     def set(self, path: str, data: Mapping[str, Any]) -> None:
         """Write (replace) a document at commit."""
-        self._tx.set(self._ref(path), dict(data))
+        self._tx.set(self._ref(path), to_store(data))
 
     def create(self, path: str, data: Mapping[str, Any]) -> None:
         """Create a document at commit; the commit fails with AlreadyExists if it exists."""
-        self._tx.create(self._ref(path), dict(data))
+        self._tx.create(self._ref(path), to_store(data))
 
     def update(self, path: str, fields: Mapping[str, Any]) -> None:
         """Merge fields (dotted paths reach nested maps) at commit; the commit fails with NotFound if absent."""
-        self._tx.update(self._ref(path), {field_path(k): v for k, v in fields.items()})
+        self._tx.update(self._ref(path), {field_path(k): v for k, v in to_store(fields).items()})
 
     def delete(self, path: str) -> None:
         """Delete a document at commit (no error if absent)."""
@@ -145,24 +165,24 @@ class FirestoreDocumentStore(DocumentStore):
     def _get(self, path: str) -> Document | None:
         with google_errors(f"get {path}"):
             snap = self._client.document(path).get()
-            return dict(snap.to_dict() or {}) if snap.exists else None
+            return from_store(snap.to_dict()) if snap.exists else None
 
     def _create(self, path: str, data: Document) -> bool:
         with google_errors(f"create {path}"):
             try:
-                self._client.document(path).create(data)
+                self._client.document(path).create(to_store(data))
             except gexc.AlreadyExists:
                 return False
             return True
 
     def _set(self, path: str, data: Document) -> None:
         with google_errors(f"set {path}"):
-            self._client.document(path).set(data)
+            self._client.document(path).set(to_store(data))
 
     def _update(self, path: str, fields: Document) -> None:
         # Firestore's update() reads dotted keys as paths into nested maps, as the interface does.
         with google_errors(f"update {path}"):
-            self._client.document(path).update({field_path(k): v for k, v in fields.items()})
+            self._client.document(path).update({field_path(k): v for k, v in to_store(fields).items()})
 
     def _delete(self, path: str) -> None:
         with google_errors(f"delete {path}"):
@@ -205,7 +225,7 @@ class FirestoreDocumentStore(DocumentStore):
 
         def on_snapshot(docs: list[Any], _changes: Any, _read_time: Any) -> None:
             doc = docs[0] if docs else None
-            guarded(dict(doc.to_dict() or {}) if doc is not None and doc.exists else None)
+            guarded(from_store(doc.to_dict()) if doc is not None and doc.exists else None)
 
         with google_errors(f"watch {path}"):
             return FirestoreWatch(self._client.document(path).on_snapshot(on_snapshot))

@@ -1,0 +1,150 @@
+"""The render service on the real embedded stack (`python -m taskkit run`): the whole path over HTTP,
+and crashes of real worker processes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from singer_tasks import jobs
+from singer_tasks.service import RENDER_TASK, RENDER_TOPIC, ServiceSettings, render_task_id
+from taskkit import Kit, Settings
+from taskkit.backends.local.dispatcher import LocalDispatcher
+from taskkit.supervisor import free_port, subscriptions_for, wait_until_healthy
+from tests.api.conftest import song_bytes
+from tests.taskkit.conftest import FAST, REPO, Respawning, Stack, fast_env, wait_for
+
+pytestmark = pytest.mark.slow
+SERVICE_ENV = {"SINGER_RENDER_TIME_LIMIT_S": "15", "SINGER_DEFAULT_CREDITS": "100", "SINGER_STALE_PENDING_S": "1"}
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def stack(data_dir: Path) -> Iterator[Stack]:
+    s = Stack(data_dir, app="singer_tasks.tasks:kit", web="api.main:create_app", env=SERVICE_ENV).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def store_kit(data_dir: Path) -> Iterator[Kit]:
+    """A Kit on the stack's data folder, to look at documents and blobs directly."""
+    k = Kit("observer", settings=Settings(backend="local", data_dir=data_dir, **FAST))  # type: ignore[arg-type]
+    yield k
+    k.close()
+
+
+def sign_in(base: str, uid: str) -> dict[str, str]:
+    token = httpx.post(f"{base}/v1/auth/local", json={"uid": uid}).json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def job_status(kit: Kit, job_id: str) -> str | None:
+    return (kit.documents.get(f"jobs/{job_id}") or {}).get("status")
+
+
+def test_full_flow_over_http(stack: Stack) -> None:
+    auth = sign_in(stack.url, "alice")
+    grant = httpx.post(f"{stack.url}/v1/uploads/url", json={"filename": "song.musicxml"}, headers=auth).json()
+    assert httpx.put(grant["url"], content=song_bytes(2), headers=grant["headers"]).status_code == 200
+    events: list[dict[str, Any]] = []
+
+    def listen() -> None:
+        with httpx.stream("GET", f"{stack.url}/v1/events", headers=auth, timeout=60) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    events.append(json.loads(line[6:]))
+                    if events[-1]["status"] in ("completed", "failed"):
+                        return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    job = httpx.post(f"{stack.url}/v1/jobs", json={"scoreId": grant["scoreId"]}, headers=auth).json()
+    listener.join(60)
+    assert [e["status"] for e in events][-1] == "completed", events
+    statuses = [e["status"] for e in events]
+    assert statuses.index("processing") < statuses.index("completed")
+    assert any(e["progress"]["stage"] not in ("queued", "done") for e in events)
+    done = httpx.get(f"{stack.url}/v1/jobs/{job['id']}", headers=auth).json()
+    assert done["status"] == "completed"
+    output = httpx.get(f"{stack.url}/v1/jobs/{job['id']}/output", headers=auth).json()
+    with wave.open(io.BytesIO(httpx.get(output["url"]).content)) as w:
+        seconds = w.getnframes() / w.getframerate()
+    assert 4.0 <= seconds <= 4.35 and seconds == pytest.approx(done["durationSeconds"], abs=0.01)
+
+
+def test_sigkill_mid_render_completes_and_charges_once(stack: Stack, store_kit: Kit) -> None:
+    auth = sign_in(stack.url, "bob")
+    up = httpx.post(f"{stack.url}/v1/uploads", files={"file": ("s.xml", song_bytes(12))}, headers=auth).json()
+    job_id = httpx.post(f"{stack.url}/v1/jobs", json={"scoreId": up["scoreId"]}, headers=auth).json()["id"]
+    lease = wait_for(
+        lambda: (store_kit.documents.get(f"taskkit_leases/{render_task_id(job_id)}") or {}).get("owner"),
+        what="the render to start",
+    )
+    wait_for(lambda: (store_kit.documents.get(f"jobs/{job_id}") or {}).get("progress", {}).get("stage") == "acoustic")
+    os.kill(int(lease.rsplit("-", 2)[1]), signal.SIGKILL)
+    wait_for(lambda: job_status(store_kit, job_id) == "completed", timeout_s=90, what="completion after the kill")
+    job = httpx.get(f"{stack.url}/v1/jobs/{job_id}", headers=auth).json()
+    assert job["attempts"] == 2
+    me = httpx.get(f"{stack.url}/v1/me", headers=auth).json()
+    assert me["balance"] == 100 - job["credits"]["charged"] and me["reserved"] == 0 and me["inFlight"] == 0
+    wavs = [k for k in store_kit.blobs.list(f"jobs/{job_id}/") if k.endswith(".wav")]
+    assert job_id in wavs[0] and len(wavs) == 1  # the killed attempt never wrote its output
+
+
+def test_sweep_completes_a_job_whose_publish_was_lost(stack: Stack, store_kit: Kit) -> None:
+    store_kit.blobs.put("uploads/carol/" + "a" * 32 + ".musicxml", song_bytes(1))
+    request = jobs.JobRequest("carol", "uploads/carol/" + "a" * 32 + ".musicxml", "preview", "builtin", None)
+    job = jobs.create_job(store_kit.documents, request, ServiceSettings())  # written, never published
+    wait_for(lambda: True)
+    import time
+
+    time.sleep(1.5)  # older than SINGER_STALE_PENDING_S
+    env = fast_env(store_kit.settings.data_dir) | SERVICE_ENV
+    sweep = subprocess.run(
+        [sys.executable, "-m", "taskkit", "sweep"], env=env, cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert json.loads(sweep.stdout)["republished"] == {"singer_tasks.tasks.republish_stale_jobs": 1}
+    wait_for(lambda: job_status(store_kit, job["id"]) == "completed", timeout_s=60, what="the swept job")
+
+
+def test_worker_dying_on_every_delivery_fails_and_refunds_once(data_dir: Path, store_kit: Kit, tmp_path: Path) -> None:
+    port = free_port()
+    cmd = [sys.executable, "-m", "tests.taskkit.crashing_worker", str(port), str(tmp_path / "m"), "always-on-push"]
+    workers = Respawning(cmd + ["singer_tasks.tasks:kit"], fast_env(data_dir) | SERVICE_ENV)
+    url = f"http://127.0.0.1:{port}"
+    dispatcher = LocalDispatcher(
+        data_dir / "broker.sqlite3", subscriptions_for(store_kit.settings, [RENDER_TOPIC], [url])
+    )
+    try:
+        wait_until_healthy(url + "/healthz", alive=lambda: True)
+        store_kit.blobs.put("uploads/dave/" + "b" * 32 + ".musicxml", song_bytes(1))
+        request = jobs.JobRequest("dave", "uploads/dave/" + "b" * 32 + ".musicxml", "final", "builtin", None)
+        job = jobs.create_job(store_kit.documents, request, ServiceSettings())
+        store_kit.send_task(RENDER_TASK, {"job_id": job["id"]}, task_id=render_task_id(job["id"]), topic=RENDER_TOPIC)
+        dispatcher.start()
+        wait_for(lambda: job_status(store_kit, job["id"]) == "failed", timeout_s=120, what="the job to fail")
+    finally:
+        dispatcher.stop()
+        workers.stop()
+    failed = store_kit.documents.get(f"jobs/{job['id']}") or {}
+    assert failed["error"]["code"] == "dead_lettered"
+    assert failed["credits"]["refunded"] == failed["credits"]["reserved"] > 0
+    user = store_kit.documents.get("users/dave") or {}
+    assert (user["credits"], user["reserved"], user["inFlight"]) == (100, 0, 0)
