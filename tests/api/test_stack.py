@@ -127,7 +127,7 @@ def test_sweep_completes_a_job_whose_publish_was_lost(stack: Stack, store_kit: K
 def test_worker_dying_on_every_delivery_fails_and_refunds_once(data_dir: Path, store_kit: Kit, tmp_path: Path) -> None:
     port = free_port()
     cmd = [sys.executable, "-m", "tests.taskkit.crashing_worker", str(port), str(tmp_path / "m"), "always-on-push"]
-    workers = Respawning(cmd + ["singer_tasks.tasks:kit"], fast_env(data_dir) | SERVICE_ENV)
+    workers = Respawning([*cmd, "singer_tasks.tasks:kit"], fast_env(data_dir) | SERVICE_ENV)
     url = f"http://127.0.0.1:{port}"
     dispatcher = LocalDispatcher(
         data_dir / "broker.sqlite3", subscriptions_for(store_kit.settings, [RENDER_TOPIC], [url])

@@ -17,8 +17,8 @@ from typing import Any
 import uvicorn
 
 from taskkit.logging import configure_logging
-from taskkit.worker import create_worker_app
 from taskkit.supervisor import load_kit
+from taskkit.worker import create_worker_app
 
 
 def crash_before_answer(app: Any, marker: Path, always: bool) -> Any:

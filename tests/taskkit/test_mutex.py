@@ -41,9 +41,8 @@ def test_holders_never_overlap(tmp_path: Path) -> None:
 def test_a_dead_holders_lock_expires(tmp_path: Path) -> None:
     store = LocalDocumentStore(tmp_path / "d.sqlite3")
     store.set(f"{MUTEXES}/m", {"owner": "dead", "heldUntil": time.time() + 0.3})
-    with pytest.raises(TransientBackendError, match="stayed taken"):
-        with document_mutex(store, "m", timeout_s=0.1):
-            pass
+    with pytest.raises(TransientBackendError, match="stayed taken"), document_mutex(store, "m", timeout_s=0.1):
+        pass
     time.sleep(0.3)
     with document_mutex(store, "m"):
         assert store.get(f"{MUTEXES}/m")["owner"] != "dead"  # type: ignore[index]

@@ -12,12 +12,11 @@ receive plain dicts.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import logging
 import random
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from google.api_core import exceptions as gexc
