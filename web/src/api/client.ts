@@ -1,0 +1,143 @@
+/** A small typed client of the API: bearer auth, JSON in and out, errors as ApiError. */
+import type { Display, Job, JobCreate, JobPage, Me, OutputUrls, Token, Upload, UploadUrl } from './types';
+
+/** Raised when the API answers with an error status; `detail` is the API's own sentence. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly detail: string;
+
+  constructor(status: number, detail: string) {
+    super(`${status}: ${detail}`);
+    this.name = 'ApiError';
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+/** Raised when the API cannot be reached at all (offline, server down, CORS). */
+export class NetworkError extends Error {
+  constructor(cause: unknown) {
+    super('the service cannot be reached', { cause });
+    this.name = 'NetworkError';
+  }
+}
+
+/** Returns a fresh bearer token (Firebase ID tokens expire after an hour and refresh themselves). */
+export type TokenSource = () => Promise<string>;
+
+type Fetch = typeof fetch;
+
+/** Reads FastAPI's `{"detail": ...}`; validation errors (422) carry a list of {loc, msg}. */
+export async function errorDetail(response: Response): Promise<string> {
+  const text = await response.text();
+  try {
+    const body = JSON.parse(text) as { detail?: unknown };
+    const detail = body.detail;
+    if (typeof detail === 'string') return detail;
+    if (Array.isArray(detail)) {
+      return detail
+        .map((d: { loc?: unknown[]; msg?: string }) => `${(d.loc ?? []).slice(1).join('.')}: ${d.msg ?? ''}`)
+        .join('; ');
+    }
+  } catch {
+    // Not JSON (a proxy's error page): fall through to the raw text.
+  }
+  return text.trim().slice(0, 200) || response.statusText || 'no detail';
+}
+
+/** The API at `base` ('' = same origin), authorised by `token`. */
+export class ApiClient {
+  constructor(
+    private readonly base: string,
+    private readonly token: TokenSource,
+    private readonly fetchImpl: Fetch = (...args) => fetch(...args),
+  ) {}
+
+  private async request<T>(path: string, init: RequestInit = {}, auth = true): Promise<T> {
+    const headers = new Headers(init.headers);
+    if (auth) headers.set('Authorization', `Bearer ${await this.token()}`);
+    if (typeof init.body === 'string') headers.set('Content-Type', 'application/json');
+    let response: Response;
+    try {
+      response = await this.fetchImpl(`${this.base}${path}`, { ...init, headers });
+    } catch (e) {
+      throw new NetworkError(e);
+    }
+    if (!response.ok) throw new ApiError(response.status, await errorDetail(response));
+    return (await response.json()) as T;
+  }
+
+  /** Local sign-in (embedded stack only). */
+  signInLocal(uid: string): Promise<Token> {
+    return this.request<Token>('/v1/auth/local', { method: 'POST', body: JSON.stringify({ uid }) }, false);
+  }
+
+  me(): Promise<Me> {
+    return this.request<Me>('/v1/me');
+  }
+
+  /** Upload a score through the API (multipart); small scores only (the API's size limit). */
+  upload(file: File): Promise<Upload> {
+    const form = new FormData();
+    form.append('file', file, file.name);
+    return this.request<Upload>('/v1/uploads', { method: 'POST', body: form });
+  }
+
+  /** Upload straight to storage with a signed PUT URL (production path: no bytes through the API). */
+  async uploadSigned(file: File): Promise<Upload> {
+    const target = await this.request<UploadUrl>('/v1/uploads/url', {
+      method: 'POST',
+      body: JSON.stringify({ filename: file.name }),
+    });
+    if (file.size > target.maxBytes) {
+      throw new ApiError(413, `the file is larger than the ${target.maxBytes} byte limit`);
+    }
+    let response: Response;
+    try {
+      response = await this.fetchImpl(target.url, { method: 'PUT', headers: target.headers, body: file });
+    } catch (e) {
+      throw new NetworkError(e);
+    }
+    if (!response.ok) throw new ApiError(response.status, await errorDetail(response));
+    return { scoreId: target.scoreId, filename: file.name, size: file.size };
+  }
+
+  createJob(body: JobCreate): Promise<Job> {
+    return this.request<Job>('/v1/jobs', { method: 'POST', body: JSON.stringify(body) });
+  }
+
+  listJobs(limit = 20, before?: number): Promise<JobPage> {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (before !== undefined) query.set('before', String(before));
+    return this.request<JobPage>(`/v1/jobs?${query.toString()}`);
+  }
+
+  job(id: string): Promise<Job> {
+    return this.request<Job>(`/v1/jobs/${encodeURIComponent(id)}`);
+  }
+
+  output(id: string): Promise<OutputUrls> {
+    return this.request<OutputUrls>(`/v1/jobs/${encodeURIComponent(id)}/output`);
+  }
+
+  cancel(id: string): Promise<Job> {
+    return this.request<Job>(`/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
+  }
+
+  /** The display JSON behind a signed URL (no bearer: the URL is the credential). */
+  async display(url: string): Promise<Display> {
+    let response: Response;
+    try {
+      response = await this.fetchImpl(url);
+    } catch (e) {
+      throw new NetworkError(e);
+    }
+    if (!response.ok) throw new ApiError(response.status, await errorDetail(response));
+    return (await response.json()) as Display;
+  }
+
+  /** The URL of the event stream (EventSource cannot set headers: the token goes in the query). */
+  async eventsUrl(): Promise<string> {
+    return `${this.base}/v1/events?access_token=${encodeURIComponent(await this.token())}`;
+  }
+}

@@ -1,0 +1,44 @@
+/** The selected job: play it, download it, and see the song as sung. */
+import { useRef } from 'react';
+import type { ApiClient } from '../api/client';
+import type { Job } from '../api/types';
+import { useResult } from '../hooks/useResult';
+import { formatSeconds } from '../lib/jobs';
+import { SongView } from './SongView';
+
+export function ResultView({ client, job }: { client: ApiClient; job: Job }) {
+  const ready = job.status === 'completed';
+  const { result, problem } = useResult(client, ready ? job.id : null);
+  const audio = useRef<HTMLAudioElement>(null);
+
+  return (
+    <section className="card result" aria-labelledby="result-title" data-job-id={job.id}>
+      <h2 id="result-title">Your song{job.durationSeconds ? ` (${formatSeconds(job.durationSeconds)})` : ''}</h2>
+      <p className="visually-hidden" role="status">
+        {ready ? (result ? 'Your song is ready to play.' : '') : 'Your song will appear here when it is ready.'}
+      </p>
+      {!ready && <p className="muted">It will appear here as soon as it is sung.</p>}
+      {problem && (
+        <p className="error" role="alert">
+          {problem}
+        </p>
+      )}
+      {ready && !result && !problem && <p className="muted">Loading the song…</p>}
+      {result && (
+        <>
+          <div className="player">
+            <audio ref={audio} controls preload="auto" src={result.audioUrl} aria-label="Play the sung song" />
+            <a className="button" href={result.audioUrl} download={`song-${job.id.slice(0, 8)}.wav`}>
+              Download WAV
+            </a>
+          </div>
+          {result.display ? (
+            <SongView display={result.display} peaks={result.peaks} audioSeconds={result.wav?.duration ?? null} audioRef={audio} />
+          ) : (
+            <p className="muted">This job has no display data, so only the audio is shown.</p>
+          )}
+        </>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,80 @@
+/** Piano-roll geometry: seconds to x, MIDI pitch (and f0 in Hz) to y. Pure, so it is unit-tested. */
+import type { Display } from '../api/types';
+
+/** Sizes of the drawing, in SVG user units. */
+export interface RollLayout {
+  width: number;
+  height: number;
+  pxPerSecond: number;
+  rowHeight: number;
+  lowPitch: number;
+  highPitch: number;
+  /** Height of the lyric and phoneme lanes under the notes. */
+  laneHeight: number;
+}
+
+export const PX_PER_SECOND = 90;
+export const ROW_HEIGHT = 9;
+export const LANE_HEIGHT = 18;
+
+/** Hz to fractional MIDI pitch (A4 = 440 Hz = 69). */
+export function hzToMidi(hz: number): number {
+  return 69 + 12 * Math.log2(hz / 440);
+}
+
+/** A layout that fits every note and every voiced f0 point, with two semitones of margin. */
+export function layout(display: Display, pxPerSecond = PX_PER_SECOND): RollLayout {
+  const pitches = display.notes.map((n) => n.pitch);
+  for (const [, hz] of display.f0) if (hz > 0) pitches.push(hzToMidi(hz));
+  const low = pitches.length ? Math.floor(Math.min(...pitches)) - 2 : 58;
+  const high = pitches.length ? Math.ceil(Math.max(...pitches)) + 2 : 74;
+  const rows = high - low + 1;
+  return {
+    width: Math.max(1, Math.ceil(display.duration * pxPerSecond)),
+    height: rows * ROW_HEIGHT + 2 * LANE_HEIGHT,
+    pxPerSecond,
+    rowHeight: ROW_HEIGHT,
+    lowPitch: low,
+    highPitch: high,
+    laneHeight: LANE_HEIGHT,
+  };
+}
+
+/** x of a time in seconds. */
+export function timeToX(l: RollLayout, seconds: number): number {
+  return seconds * l.pxPerSecond;
+}
+
+/** Seconds at an x (inverse of timeToX), clamped to the song. */
+export function xToTime(l: RollLayout, x: number): number {
+  return Math.min(Math.max(x / l.pxPerSecond, 0), l.width / l.pxPerSecond);
+}
+
+/** y of the top of a pitch's row (higher pitches higher up). */
+export function pitchToY(l: RollLayout, pitch: number): number {
+  return (l.highPitch - pitch) * l.rowHeight;
+}
+
+/** The SVG polyline points of the voiced f0 curve, split where the voice is silent (f0 = 0). */
+export function f0Segments(l: RollLayout, f0: Display['f0']): string[] {
+  const segments: string[] = [];
+  let current: string[] = [];
+  for (const [t, hz] of f0) {
+    if (hz > 0) {
+      // Through the middle of the row, where the note's rectangle is centred.
+      const y = pitchToY(l, hzToMidi(hz)) + l.rowHeight / 2;
+      current.push(`${timeToX(l, t).toFixed(1)},${y.toFixed(1)}`);
+    } else if (current.length) {
+      segments.push(current.join(' '));
+      current = [];
+    }
+  }
+  if (current.length) segments.push(current.join(' '));
+  return segments.filter((s) => s.includes(' '));
+}
+
+/** Note names for the pitch axis: 60 -> "C4". */
+export function noteName(pitch: number): string {
+  const names = ['C', 'C♯', 'D', 'D♯', 'E', 'F', 'F♯', 'G', 'G♯', 'A', 'A♯', 'B'];
+  return `${names[((pitch % 12) + 12) % 12]}${Math.floor(pitch / 12) - 1}`;
+}

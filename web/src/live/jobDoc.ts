@@ -1,0 +1,50 @@
+/** Job documents (Firestore's `jobs/{id}` or the event stream's JSON) into the Job type. */
+import type { Job, JobStatus, RenderType } from '../api/types';
+
+const STATUSES: readonly JobStatus[] = ['pending', 'processing', 'completed', 'failed', 'cancelled'];
+
+/** Seconds from an epoch-seconds number or a Firestore Timestamp (anything with toMillis). */
+function seconds(value: unknown): number | null {
+  if (typeof value === 'number') return value;
+  if (value && typeof (value as { toMillis?: unknown }).toMillis === 'function') {
+    return (value as { toMillis(): number }).toMillis() / 1000;
+  }
+  return null;
+}
+
+/** Raised when a document is not a job (names the field). */
+export class JobDocError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JobDocError';
+  }
+}
+
+/**
+ * The fields the SPA shows; server-only fields (inputPath, outputPath, outputs, userId) are dropped
+ * so the same type comes out of both live paths.
+ */
+export function toJob(id: string, data: Record<string, unknown>): Job {
+  const status = data.status as JobStatus;
+  if (!STATUSES.includes(status)) throw new JobDocError(`job ${id} has no valid status (${String(data.status)})`);
+  const progress = (data.progress ?? {}) as { stage?: string; fraction?: number };
+  const credits = (data.credits ?? {}) as Partial<Job['credits']>;
+  const createdAt = seconds(data.createdAt);
+  if (createdAt === null) throw new JobDocError(`job ${id} has no createdAt`);
+  return {
+    id,
+    status,
+    renderType: (data.renderType as RenderType) ?? 'final',
+    voice: typeof data.voice === 'string' ? data.voice : '',
+    language: typeof data.language === 'string' ? data.language : null,
+    progress: { stage: progress.stage ?? 'queued', fraction: progress.fraction ?? 0 },
+    error: (data.error as Job['error']) ?? null,
+    credits: { reserved: credits.reserved ?? 0, charged: credits.charged ?? 0, refunded: credits.refunded ?? 0 },
+    attempts: typeof data.attempts === 'number' ? data.attempts : 0,
+    durationSeconds: typeof data.durationSeconds === 'number' ? data.durationSeconds : null,
+    createdAt,
+    updatedAt: seconds(data.updatedAt) ?? createdAt,
+    startedAt: seconds(data.startedAt),
+    finishedAt: seconds(data.finishedAt),
+  };
+}
