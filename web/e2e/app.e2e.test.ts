@@ -1,0 +1,169 @@
+/**
+ * The SPA end to end on the embedded stack this test starts: local sign-in, upload the fixture score,
+ * follow the job over the event stream to completion, play the WAV, count the drawn notes, fit a
+ * phone screen, log no console errors. Screenshots go to artifacts/web/.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Display, Job, OutputUrls } from '../src/api/types';
+import { chromiumInstalled, launch } from './browser';
+import { ARTIFACTS, freePort, python, REPO, requireTool, Service } from './processes';
+
+const SCORE = join(REPO, 'tests', 'singer_tasks', 'fixtures', 'scores', 'twinkle.musicxml');
+const DIST = join(REPO, 'web', 'dist', 'index.html');
+const UID = 'e2e-singer';
+const enabled = requireTool(chromiumInstalled(), 'Chromium (/usr/bin/chromium)');
+
+let stack: Service;
+let dataDir: string;
+let base: string;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let jobId = '';
+const consoleErrors: string[] = [];
+const requests: string[] = [];
+
+/** Calls the API from node as the same user (a second local token for the same uid). */
+async function api<T>(path: string): Promise<T> {
+  const sign = await fetch(`${base}/v1/auth/local`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ uid: UID }),
+  });
+  const { token } = (await sign.json()) as { token: string };
+  const response = await fetch(`${base}${path}`, { headers: { Authorization: `Bearer ${token}` } });
+  expect(response.ok, `${path} answered ${response.status}`).toBe(true);
+  return (await response.json()) as T;
+}
+
+describe.runIf(enabled)('the web app on the embedded stack', () => {
+  beforeAll(async () => {
+    if (!existsSync(DIST)) throw new Error('web/dist is missing: run `npm run build` first');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    dataDir = mkdtempSync(join(tmpdir(), 'singer-e2e-'));
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    stack = Service.start('taskkit-stack', [python(), '-m', 'taskkit', 'run', '--port', String(port)], {
+      cwd: REPO,
+      env: { ...process.env, TASKKIT_DATA_DIR: join(dataDir, 'data') },
+    });
+    await stack.waitReady(`${base}/healthz`, async (r) => r.ok);
+    browser = await launch();
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    page = await context.newPage();
+    page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+    page.on('pageerror', (e) => consoleErrors.push(`page error: ${e.message}`));
+    page.on('request', (r) => requests.push(`${r.method()} ${new URL(r.url()).pathname}${new URL(r.url()).search}`));
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('signs in locally and shows the balance', async () => {
+    await page.goto(base);
+    await page.getByLabel('User name').fill(UID);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const balance = page.getByTestId('balance');
+    await balance.waitFor();
+    const me = await api<{ available: number }>('/v1/me');
+    expect(Number(await balance.textContent())).toBe(me.available);
+  });
+
+  it('labels every control', async () => {
+    const unlabelled = await page.evaluate(() =>
+      [...document.querySelectorAll<HTMLElement>('input, select, button, audio, [tabindex]')]
+        .filter((el) => {
+          const labels = (el as HTMLInputElement).labels;
+          return !(labels?.length || el.getAttribute('aria-label') || el.getAttribute('aria-describedby') || el.textContent?.trim());
+        })
+        .map((el) => el.outerHTML.slice(0, 80)),
+    );
+    expect(unlabelled).toEqual([]);
+  });
+
+  it('refuses a file that is not a score before uploading it', async () => {
+    await page.locator('input[type=file]').setInputFiles({ name: 'notes.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF') });
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/not a MusicXML score/);
+  });
+
+  it('uploads the fixture score and creates a preview job', async () => {
+    await page.locator('input[type=file]').setInputFiles(SCORE);
+    await page.getByLabel('Preview (fast, cheaper)').check();
+    await page.getByRole('button', { name: 'Sing it' }).click();
+    const row = page.locator('li.job').first();
+    await row.waitFor();
+    jobId = (await row.getAttribute('data-job-id')) ?? '';
+    expect(jobId).toMatch(/^[a-f0-9]{32}$/);
+    const job = await api<Job>(`/v1/jobs/${jobId}`);
+    expect(job.renderType).toBe('preview');
+  });
+
+  it('follows the job to completion over the event stream', async () => {
+    const listsBefore = requests.filter((r) => r.startsWith('GET /v1/jobs?')).length;
+    await page.locator(`li.job[data-job-id="${jobId}"][data-status="completed"]`).waitFor({ timeout: 90_000 });
+    expect(requests.some((r) => r.startsWith('GET /v1/events?access_token='))).toBe(true);
+    // No polling: the completion arrived as an event, not through another list or job fetch.
+    expect(requests.filter((r) => r.startsWith('GET /v1/jobs?')).length).toBe(listsBefore);
+    expect(requests.filter((r) => r === `GET /v1/jobs/${jobId}`)).toEqual([]);
+  });
+
+  it('plays a WAV as long as the job says', async () => {
+    const job = await api<Job>(`/v1/jobs/${jobId}`);
+    expect(job.status).toBe('completed');
+    const audio = page.locator('audio');
+    await audio.waitFor();
+    await page.waitForFunction(() => (document.querySelector('audio')?.readyState ?? 0) >= 1);
+    const duration = await audio.evaluate((a: HTMLAudioElement) => a.duration);
+    expect(Math.abs(duration - (job.durationSeconds ?? 0))).toBeLessThan(0.05);
+
+    // The bytes behind the download link are a RIFF/WAVE file of that length (16-bit mono).
+    const header = await page.evaluate(async () => {
+      const href = document.querySelector<HTMLAnchorElement>('a[download]')?.href ?? '';
+      const bytes = new DataView(await (await fetch(href)).arrayBuffer());
+      const tag = (o: number) => String.fromCharCode(...[0, 1, 2, 3].map((i) => bytes.getUint8(o + i)));
+      return { riff: tag(0), wave: tag(8), rate: bytes.getUint32(24, true), size: bytes.byteLength };
+    });
+    expect(header).toMatchObject({ riff: 'RIFF', wave: 'WAVE' });
+    expect(Math.abs((header.size - 44) / 2 / header.rate - (job.durationSeconds ?? 0))).toBeLessThan(0.01);
+
+    // Keyboard: focus the song and press space; playback runs and the cursor follows it.
+    await page.locator('.song').focus();
+    await page.keyboard.press('Space');
+    await page.waitForFunction(() => (document.querySelector('audio')?.currentTime ?? 0) > 0.5, null, { timeout: 10_000 });
+    const cursorTime = Number(await page.locator('.cursor').getAttribute('data-time'));
+    expect(cursorTime).toBeGreaterThan(0.2);
+    await page.keyboard.press('Space');
+    expect(await audio.evaluate((a: HTMLAudioElement) => a.paused)).toBe(true);
+  });
+
+  it('draws as many notes as the display data holds, with the f0 curve and the waveform', async () => {
+    const urls = await api<OutputUrls>(`/v1/jobs/${jobId}/output`);
+    const display = (await (await fetch(urls.displayUrl ?? '')).json()) as Display;
+    expect(display.notes.length).toBeGreaterThan(10);
+    const roll = page.locator('svg.roll');
+    expect(Number(await roll.getAttribute('data-note-count'))).toBe(display.notes.length);
+    expect(await roll.locator('rect.note').count()).toBe(display.notes.length);
+    expect(await roll.locator('.f0 polyline').count()).toBeGreaterThan(0);
+    expect(await page.locator('svg.waveform path').getAttribute('d')).toMatch(/^M/);
+    await page.screenshot({ path: join(ARTIFACTS, 'desktop.png'), fullPage: true });
+  });
+
+  it('fits a phone screen', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(200);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: join(ARTIFACTS, 'phone.png'), fullPage: true });
+  });
+
+  it('logged no console errors', () => {
+    expect(consoleErrors).toEqual([]);
+  });
+});
