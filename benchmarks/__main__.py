@@ -9,6 +9,7 @@ BENCHES = {
     "taskkit": "benchmarks.bench_taskkit",
     "phrases": "benchmarks.bench_phrases",
     "voices": "benchmarks.bench_voices",
+    "fast": "benchmarks.bench_fast",
 }
 
 

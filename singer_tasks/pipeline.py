@@ -41,11 +41,13 @@ def render_phrases(
     progress: Progress | None = None,
     check_time: Callable[[], None] | None = None,
     seed: int = 0,
+    precision: str | None = None,
 ) -> np.ndarray:
     """float32 mono waveform of the whole song at `voice.sample_rate`, silence before the first offset.
 
     progress(stage, fraction): stage is "render" while phrases are sung and "done" at the end;
     fraction runs from 0 to 1 over all phrases (weighted by their length) and sampler steps.
+    precision: exact, fast or auto (see `singer_tasks.runtime`); None keeps the voice's own setting.
     """
     require_phrases(voice, phrases)
     sr = voice.sample_rate
@@ -65,7 +67,8 @@ def render_phrases(
             if progress is not None:
                 progress("render", base + share * 0.9 * i / max(n, 1))
 
-        wave = voice.render_phrase(phrase, steps=steps, depth=depth, on_step=on_step, seed=seed + index)
+        wave = voice.render_phrase(phrase, steps=steps, depth=depth, on_step=on_step, seed=seed + index,
+                                   precision=precision)  # fmt: skip
         song, length = _place(song, length, wave, max(0, round(phrase.offset_s * sr)))
         done_s += phrase.duration_s
         if progress is not None:

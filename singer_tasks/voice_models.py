@@ -7,15 +7,18 @@ naming the file and the problem, not halfway through a song.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import yaml
 
 from singer_tasks.acoustic.inputs import Curve
 from singer_tasks.ds import Phrase
+from singer_tasks.runtime import PRECISION_ENV, resolve_precision
 from singer_tasks.voice_errors import CheckpointError, RenderInputError, VoiceConfigError
 from singer_tasks.voices import CURVE_NAMES, VoiceManifest, find_manifest
 
@@ -42,9 +45,11 @@ class Voice:
 
     def render_phrase(
         self, phrase: Phrase, *, steps: int | None = None, depth: float | None = None, on_step: StepHook | None = None,
-        seed: int = 0,
+        seed: int = 0, precision: str | None = None,
     ) -> np.ndarray:  # fmt: skip
-        """float32 waveform of one phrase (its own timeline, offset not applied)."""
+        """float32 waveform of one phrase (its own timeline, offset not applied).
+
+        `precision` (exact, fast, auto; None = the voice's setting) matters only to neural voices."""
         raise NotImplementedError
 
 
@@ -63,7 +68,7 @@ class BuiltinVoice(Voice):
 
     def render_phrase(
         self, phrase: Phrase, *, steps: int | None = None, depth: float | None = None, on_step: StepHook | None = None,
-        seed: int = 0,
+        seed: int = 0, precision: str | None = None,
     ) -> np.ndarray:  # fmt: skip
         rendering = self.acoustic.render(phrase, seed=seed)
         if on_step is not None:
@@ -95,6 +100,7 @@ class DiffSingerVoice(Voice):
         )
         self.model = build_acoustic_model(self.config, files.checkpoint, self.dictionary.vocab_size)
         self.vocoder = load_vocoder(manifest.vocoder.checkpoint, manifest.vocoder.config)
+        self.precision = _voice_precision(manifest)  # "fp32" (exact) or "bf16" (fast)
 
     def check_phrase(self, phrase: Phrase) -> None:
         self.dictionary.encode(phrase.ph_seq, phrase.lang)
@@ -120,28 +126,67 @@ class DiffSingerVoice(Voice):
 
     def render_phrase(
         self, phrase: Phrase, *, steps: int | None = None, depth: float | None = None, on_step: StepHook | None = None,
-        seed: int = 0,
+        seed: int = 0, precision: str | None = None,
     ) -> np.ndarray:  # fmt: skip
+        """As `Voice.render_phrase`; `precision` (exact, fast, auto) overrides the voice's setting."""
         from singer_tasks.acoustic.inputs import phrase_inputs
-        from singer_tasks.mel import to_natural_log
 
         inputs = phrase_inputs(phrase, self.config, self.dictionary, curves=self._curves(phrase),
                                spk_id=self.speaker_id)  # fmt: skip
         defaults = self.manifest.defaults
-        fast = defaults.precision == "bf16"
-        with torch.inference_mode():
-            out = self.model.render(
-                inputs,
-                steps=steps if steps is not None else defaults.steps,
-                depth=depth if depth is not None else defaults.depth,
-                generator=torch.Generator().manual_seed(seed),
-                on_step=on_step,
-                precision=defaults.precision,
-            )
-            mel = to_natural_log(out.mel, self.config.mel.mel_base).transpose(1, 2)  # (B, M, T)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
-                wave = self.vocoder(mel, inputs.f0, generator=torch.Generator().manual_seed(seed))
-        return wave.float().reshape(-1).numpy().astype(np.float32)  # type: ignore[no-any-return]
+        _, wave = synthesize(
+            self.model, self.vocoder, inputs,
+            precision=self.precision if precision is None else resolve_precision(precision),
+            steps=steps if steps is not None else defaults.steps,
+            depth=depth if depth is not None else defaults.depth,
+            seed=seed, on_step=on_step,
+        )  # fmt: skip
+        return wave.reshape(-1).numpy().astype(np.float32)
+
+
+def synthesize(
+    model: Any,
+    vocoder: Any,
+    inputs: Any,
+    *,
+    precision: str,
+    steps: int | None = None,
+    depth: float | None = None,
+    seed: int = 0,
+    noise: torch.Tensor | None = None,
+    on_step: StepHook | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Acoustic model then vocoder for one phrase: (mel [B, T, M] ln scale, float32 waveform [B, 1, N]).
+
+    precision "fp32" is exact (openvpi's output); "bf16" runs the denoiser and the vocoder's convolutions
+    under bfloat16 autocast. The encoder, aux decoder and the mel itself stay float32 either way.
+    """
+    from singer_tasks.mel import to_natural_log
+
+    fast = precision == "bf16"
+    with torch.inference_mode():
+        out = model.render(
+            inputs, steps=steps, depth=depth, noise=noise, generator=torch.Generator().manual_seed(seed),
+            on_step=on_step, precision=precision,
+        )  # fmt: skip
+        mel = to_natural_log(out.mel, model.config.mel.mel_base)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
+            wave = vocoder(mel.transpose(1, 2), inputs.f0, generator=torch.Generator().manual_seed(seed))
+    return mel, wave.float()
+
+
+def _voice_precision(manifest: VoiceManifest) -> str:
+    """$SINGER_PRECISION if set, else the voice.yaml's own defaults.precision if it names one, else auto."""
+    if os.environ.get(PRECISION_ENV):
+        return resolve_precision()
+    if manifest.defaults.precision == "bf16":
+        return resolve_precision("fast")
+    try:  # the manifest's field defaults to fp32, so look whether voice.yaml really asks for it
+        raw = yaml.safe_load((manifest.folder / "voice.yaml").read_text(encoding="utf-8"))
+        explicit = raw.get("defaults", {}).get("precision") if isinstance(raw, dict) else None
+    except (OSError, yaml.YAMLError, AttributeError):
+        explicit = None
+    return resolve_precision("exact" if explicit == "fp32" else "auto")
 
 
 def _gender_to_shift(gender: float, shift_range: tuple[float, float]) -> float:

@@ -82,10 +82,13 @@ def test_tiny_voice_renders_a_phrase_end_to_end() -> None:
     assert np.array_equal(voice.render_phrase(tiny_phrase()), wave)
 
 
-def test_bf16_voice_renders_close_to_fp32(tmp_path: Path) -> None:
+def test_bf16_voice_renders_close_to_fp32(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SINGER_PRECISION", raising=False)
     folder = _copy_tiny(tmp_path)
-    exact = load_voice(folder).render_phrase(tiny_phrase())
     manifest = yaml.safe_load((folder / "voice.yaml").read_text())
+    manifest["defaults"]["precision"] = "fp32"  # explicit: without it the voice follows the CPU (auto)
+    (folder / "voice.yaml").write_text(yaml.safe_dump(manifest))
+    exact = load_voice(folder).render_phrase(tiny_phrase())
     manifest["defaults"]["precision"] = "bf16"
     (folder / "voice.yaml").write_text(yaml.safe_dump(manifest))
     fast = load_voice(folder).render_phrase(tiny_phrase())
