@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api.routes import auth, events, jobs, me, uploads
@@ -28,6 +29,11 @@ def create_app(app_kit: Kit | None = None, settings: ServiceSettings | None = No
     app.state.kit = app_kit
     app.state.service_settings = settings or ServiceSettings.from_env()
     app.state.verify_token, app.state.local_tokens = build_verifier(app_kit)
+    project = app_kit.settings.firebase_project_id or app_kit.settings.project
+    if app_kit.settings.backend == "gcp" and project:
+        # The SPA on Firebase Hosting (terraform's hosting_origins) calls the API from another origin.
+        origins = [f"https://{project}.web.app", f"https://{project}.firebaseapp.com"]
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["*"])
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, bool]:
