@@ -3,11 +3,12 @@
  * follow the job over the event stream to completion, play the WAV, count the drawn notes, fit a
  * phone screen, log no console errors. Screenshots go to artifacts/web/.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient } from '../src/api/client';
 import type { Display, Job, OutputUrls } from '../src/api/types';
 import { chromiumInstalled, launch } from './browser';
 import { ARTIFACTS, freePort, python, REPO, requireTool, Service } from './processes';
@@ -93,8 +94,15 @@ describe.runIf(enabled)('the web app on the embedded stack', () => {
     await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/not a MusicXML score/);
   });
 
-  it('uploads the fixture score and creates a preview job', async () => {
-    await page.locator('input[type=file]').setInputFiles(SCORE);
+  it('takes the fixture score by drag and drop and creates a preview job', async () => {
+    const text = readFileSync(SCORE, 'utf8');
+    const dataTransfer = await page.evaluateHandle((xml) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([xml], 'twinkle.musicxml', { type: 'application/vnd.recordare.musicxml+xml' }));
+      return dt;
+    }, text);
+    await page.dispatchEvent('label.dropzone', 'drop', { dataTransfer });
+    await expect.poll(() => page.locator('label.dropzone').textContent()).toContain('twinkle.musicxml');
     await page.getByLabel('Preview (fast, cheaper)').check();
     await page.getByRole('button', { name: 'Sing it' }).click();
     const row = page.locator('li.job').first();
@@ -161,6 +169,20 @@ describe.runIf(enabled)('the web app on the embedded stack', () => {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     expect(overflow).toBeLessThanOrEqual(0);
     await page.screenshot({ path: join(ARTIFACTS, 'phone.png'), fullPage: true });
+  });
+
+  it('uploads through a signed URL as production does, and the API accepts that score', async () => {
+    const sign = await fetch(`${base}/v1/auth/local`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ uid: UID }),
+    });
+    const { token } = (await sign.json()) as { token: string };
+    const client = new ApiClient(base, () => Promise.resolve(token));
+    const upload = await client.uploadSigned(new File([readFileSync(SCORE)], 'twinkle.musicxml'));
+    expect(upload.scoreId).toMatch(/^[a-f0-9]{32}$/);
+    const job = await client.createJob({ scoreId: upload.scoreId, renderType: 'preview' });
+    expect(job.status).toBe('pending');
   });
 
   it('logged no console errors', () => {
