@@ -163,12 +163,33 @@ describe.runIf(enabled)('the web app on the embedded stack', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'desktop.png'), fullPage: true });
   });
 
+  it('explains a failed render in words a person can act on', async () => {
+    const noLyrics = readFileSync(SCORE, 'utf8').replace(/<lyric[\s\S]*?<\/lyric>/g, '');
+    expect(noLyrics).not.toContain('<lyric');
+    await page.locator('input[type=file]').setInputFiles({ name: 'no-lyrics.musicxml', mimeType: 'application/xml', buffer: Buffer.from(noLyrics) });
+    await page.getByRole('button', { name: 'Sing it' }).click();
+    const failed = page.locator('li.job[data-status="failed"]').first();
+    await failed.waitFor({ timeout: 60_000 });
+    expect(await failed.locator('[data-error-code]').getAttribute('data-error-code')).toBe('no_lyrics');
+    expect(await failed.textContent()).toContain('Add lyrics under the notes');
+    expect(await failed.textContent()).toMatch(/\d+ credits refunded/);
+  });
+
   it('fits a phone screen', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.waitForTimeout(200);
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-    expect(overflow).toBeLessThanOrEqual(0);
+    // Back to the sung song (the failed job is selected now), chosen from the list.
+    await page.locator(`li.job[data-job-id="${jobId}"]`).getByRole('button', { name: 'Listen' }).click();
+    await page.locator('svg.roll').waitFor();
     await page.screenshot({ path: join(ARTIFACTS, 'phone.png'), fullPage: true });
+    const wide = await page.evaluate(() => {
+      const width = document.documentElement.clientWidth;
+      // Elements sticking out of the page (the song scrolls inside its own box, so it does not count).
+      return [...document.querySelectorAll<HTMLElement>('body *')]
+        .filter((el) => !el.closest('.song') && el.getBoundingClientRect().right > width + 0.5)
+        .map((el) => `${el.tagName.toLowerCase()}.${el.className}: ${el.textContent?.slice(0, 60)}`);
+    });
+    expect(wide).toEqual([]);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
   });
 
   it('uploads through a signed URL as production does, and the API accepts that score', async () => {

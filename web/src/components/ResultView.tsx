@@ -1,10 +1,19 @@
 /** The selected job: play it, download it, and see the song as sung. */
 import { useRef } from 'react';
 import type { ApiClient } from '../api/client';
+import { describeJobError } from '../api/errors';
 import type { Job } from '../api/types';
 import { useResult } from '../hooks/useResult';
 import { formatSeconds } from '../lib/jobs';
 import { SongView } from './SongView';
+
+const NOT_READY: Record<Job['status'], string> = {
+  pending: 'It will appear here as soon as it is sung.',
+  processing: 'It will appear here as soon as it is sung.',
+  completed: '',
+  failed: 'This render failed, so there is nothing to play. Your credits were refunded.',
+  cancelled: 'This render was cancelled. Your credits were refunded.',
+};
 
 export function ResultView({ client, job }: { client: ApiClient; job: Job }) {
   const ready = job.status === 'completed';
@@ -15,9 +24,10 @@ export function ResultView({ client, job }: { client: ApiClient; job: Job }) {
     <section className="card result" aria-labelledby="result-title" data-job-id={job.id}>
       <h2 id="result-title">Your song{job.durationSeconds ? ` (${formatSeconds(job.durationSeconds)})` : ''}</h2>
       <p className="visually-hidden" role="status">
-        {ready ? (result ? 'Your song is ready to play.' : '') : 'Your song will appear here when it is ready.'}
+        {ready ? (result ? 'Your song is ready to play.' : '') : NOT_READY[job.status]}
       </p>
-      {!ready && <p className="muted">It will appear here as soon as it is sung.</p>}
+      {!ready && <p className="muted">{NOT_READY[job.status]}</p>}
+      {job.error && <p className="error">{describeJobError(job.error)}</p>}
       {problem && (
         <p className="error" role="alert">
           {problem}
