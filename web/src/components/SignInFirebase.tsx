@@ -43,7 +43,7 @@ export function SignInFirebase({ auth }: { auth: FirebaseAuthApi }) {
         <button type="submit" disabled={busy}>
           Sign in
         </button>
-        <button type="button" className="secondary" disabled={busy} onClick={() => run(() => auth.emailSignUp(email, password))}>
+        <button type="button" className="secondary" disabled={busy} onClick={(e) => e.currentTarget.form?.reportValidity() && run(() => auth.emailSignUp(email, password))}>
           Create account
         </button>
       </div>
