@@ -51,9 +51,7 @@ class Phrase:
                 f"ph_seq has {len(self.ph_seq)} phonemes but ph_dur has {len(self.ph_dur_s)} durations"
             )
         if sum(self.ph_num) != len(self.ph_seq):
-            raise PhraseFormatError(
-                f"ph_num sums to {sum(self.ph_num)} but ph_seq has {len(self.ph_seq)} phonemes"
-            )
+            raise PhraseFormatError(f"ph_num sums to {sum(self.ph_num)} but ph_seq has {len(self.ph_seq)} phonemes")
         if not (len(self.note_seq) == len(self.note_dur_s) == len(self.note_slur)):
             raise PhraseFormatError("note_seq, note_dur and note_slur must have the same length")
         if self.f0_timestep_s <= 0:

@@ -1,33 +1,36 @@
-"""The render task: a job's score in, its WAV (and what the web app draws) out, on taskkit.
+"""The render job on taskkit: a chord of one task per phrase, then an assembly.
 
-The worker imports this module (it is `[tool.taskkit] app`); the API never does. Every write to the
-job and the ledger is a fenced transaction, outputs go to attempt-specific keys and become visible
-only through the fenced completion, so a stale attempt can neither double-charge nor overwrite.
+`singer.render` (task id `render-{jobId}`) marks the job processing, parses and phonemizes the score
+and sends a chord: `singer.render_phrase` per phrase (`{jobId}:{index}`), each inside the push time
+limit and served from the phrase cache when it can be, then `singer.assemble` (`{jobId}:assemble`),
+which joins the phrases, writes the outputs under attempt-specific keys and, in one fenced
+transaction, points the job at them, marks it completed and settles the credits. Any task that fails
+for good fails the job once with a refund (the failure hook); phrase tasks of an ended job skip.
+
+The worker imports this module (it is `[tool.taskkit] app`); the API never does.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import io
-import json
+import os
 import time
-import wave
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import structlog
 
 import taskkit
-from singer_tasks import jobs
-from singer_tasks.ds import Phrase, PhraseFormatError, dumps_ds
-from singer_tasks.limits import ScoreLimits
-from singer_tasks.score import Score, ScoreError, SongTooLong
+from singer_tasks import jobs, phrase_cache, render_job
+from singer_tasks.ds import PhraseFormatError
+from singer_tasks.score import ScoreError
 from singer_tasks.service import RENDER_TASK, RENDER_TOPIC, ServiceSettings, kit, render_task_id
 from singer_tasks.voice_errors import CheckpointError, PhonemeError, RenderInputError, VoiceConfigError, VoiceError
 
 log = structlog.get_logger("singer.render")
 PROGRESS_INTERVAL_S = 1.0
+PHRASE_TASK = "singer.render_phrase"
+ASSEMBLE_TASK = "singer.assemble"
+_settings = ServiceSettings.from_env()  # task time limits are declared with the tasks
 
 
 def _error_code(exc: BaseException) -> str:
@@ -39,6 +42,26 @@ def _error_code(exc: BaseException) -> str:
         return "bad_render_input"
     code = getattr(exc, "code", None)
     return code if isinstance(code, str) else type(exc).__name__
+
+
+def _as_rejection(fn: Callable[[], Any]) -> Any:
+    """Run `fn`; a bad score, voice or missing input becomes a permanent failure with its code."""
+    try:
+        return fn()
+    except (ScoreError, VoiceError, PhraseFormatError) as e:
+        raise taskkit.Reject(str(e), code=_error_code(e)) from e
+    except taskkit.NotFound as e:
+        raise taskkit.Reject(
+            "the uploaded score is no longer stored; upload it again and create a new job", code="input_missing"
+        ) from e
+
+
+def _configure_threads() -> None:
+    """Pin torch to this worker's share of the CPUs (the embedded stack sets TASKKIT_WORKER_CPUS)."""
+    from singer_tasks.runtime import configure_torch
+
+    share = os.environ.get("TASKKIT_WORKER_CPUS")
+    configure_torch(threads=max(1, int(float(share))) if share else None)
 
 
 class Progress:
@@ -58,103 +81,21 @@ class Progress:
         jobs.set_progress(self.ctx.transaction, self.job_id, stage, fraction)
 
 
-def encode_wav(samples: np.ndarray, sample_rate: int) -> bytes:
-    """Mono 16-bit PCM WAV bytes."""
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(sample_rate)
-        out.writeframes(pcm.tobytes())
-    return buffer.getvalue()
-
-
-def display_data(score: Score, phrases: list[Phrase], seconds: float) -> dict[str, Any]:
-    """What the web app draws: notes with lyrics, phonemes with times, and a 20 ms f0 curve."""
-    notes = [
-        {"onset": round(n.onset_s, 4), "duration": round(n.duration_s, 4), "pitch": n.midi, "lyric": n.lyric}
-        for n in score.notes
-    ]
-    phonemes, f0 = [], []
-    for p in phrases:
-        t = p.offset_s
-        for ph, dur in zip(p.ph_seq, p.ph_dur_s, strict=True):
-            phonemes.append({"start": round(t, 4), "duration": round(dur, 4), "phoneme": ph})
-            t += dur
-        stride = max(1, round(0.02 / p.f0_timestep_s))
-        f0 += [
-            [round(p.offset_s + i * p.f0_timestep_s, 3), round(hz, 1)]
-            for i, hz in enumerate(p.f0_hz)
-            if i % stride == 0
-        ]
-    return {"duration": round(seconds, 4), "notes": notes, "phonemes": phonemes, "f0": f0}
-
-
-def _limits(settings: ServiceSettings) -> ScoreLimits:
-    base = ScoreLimits.from_env()
-    return dataclasses.replace(
-        base, max_score_bytes=min(base.max_score_bytes, settings.max_upload_bytes), max_song_s=settings.max_song_seconds
-    )
-
-
-def _render(ctx: taskkit.TaskContext, job: dict[str, Any], settings: ServiceSettings) -> tuple[dict[str, str], float]:
-    """The pipeline for one job; returns the output keys (attempt-specific) and the song length."""
-    from singer_tasks.parse import parse_score
-    from singer_tasks.phonemize import score_to_phrases
-    from singer_tasks.pipeline import render_phrases
-    from singer_tasks.render_command import _phonemizer_dictionary
-    from singer_tasks.runtime import get_voice
-
-    job_id = job["id"]
-    progress = Progress(ctx, job_id)
-    progress("download", 0.0)
-    data = kit.blobs.get(job["inputPath"])
-    progress("parse", 0.0)
-    score = parse_score(data, job["inputPath"].rsplit("/", 1)[-1], limits=_limits(settings))
-    voice = get_voice(job.get("voice") or settings.default_voice)
-    progress("phonemize", 0.0)
-    phrases = score_to_phrases(score, language=job.get("language"), dictionary=_phonemizer_dictionary(voice))
-    song_end = max((p.offset_s + p.duration_s for p in phrases), default=0.0)
-    if song_end > settings.max_song_seconds:
-        raise SongTooLong(
-            f"the song lasts {song_end:.0f} s and the limit is {settings.max_song_seconds:.0f} s; "
-            "shorten the score or split it"
-        )
-    steps = settings.preview_steps if job.get("renderType") == "preview" else None
-    song = render_phrases(
-        phrases,
-        voice,
-        steps=steps,
-        progress=lambda stage, fraction: progress("acoustic" if stage == "render" else stage, fraction),
-        check_time=ctx.check_time,
-    )
-    progress("upload", 0.0)
-    # The WAV spans the whole score, trailing rests included, so it lines up with the notation.
-    song = np.pad(song, (0, max(0, round(score.duration_s * voice.sample_rate) - len(song))))
-    seconds = len(song) / voice.sample_rate
-    prefix = f"jobs/{job_id}"
-    keys = {
-        "wav": ctx.attempt_key("output.wav", prefix=prefix),
-        "ds": ctx.attempt_key("song.ds", prefix=prefix),
-        "display": ctx.attempt_key("display.json", prefix=prefix),
-    }
-    kit.blobs.put(keys["wav"], encode_wav(song, voice.sample_rate), content_type="audio/wav")
-    kit.blobs.put(keys["ds"], dumps_ds(phrases).encode(), content_type="application/json")
-    display = json.dumps(display_data(score, phrases, seconds)).encode()
-    kit.blobs.put(keys["display"], display, content_type="application/json")
-    return keys, seconds
-
-
 def render_failed(failure: taskkit.Failure) -> None:
-    """Failure hook: the job ends failed with the error and a full refund (at most once)."""
+    """Failure hook of every render task: the job ends failed with the error and a full refund, once."""
     ctx = taskkit.current_or_none()
     job_id = str(failure.kwargs.get("job_id", ""))
     if not job_id:
         return
     transact: Callable[..., Any] = ctx.transaction if ctx is not None else kit.documents.transaction
     if jobs.fail_job(transact, job_id, code=failure.code, message=failure.message):
-        log.error("job.failed", job_id=job_id, code=failure.code, error=failure.message)
+        log.error("job.failed", job_id=job_id, code=failure.code, error=failure.message, task=failure.task)
+
+
+def _live_job(job_id: str) -> dict[str, Any] | None:
+    """The job if it is still being rendered, else None (its phrase tasks then skip)."""
+    job = kit.documents.get(jobs.job_path(job_id))
+    return {"id": job_id, **job} if job is not None and job["status"] == "processing" else None
 
 
 @kit.task(
@@ -163,11 +104,11 @@ def render_failed(failure: taskkit.Failure) -> None:
     max_attempts=3,
     min_backoff_s=5.0,
     max_backoff_s=60.0,
-    time_limit_s=ServiceSettings.from_env().render_time_limit_s,
+    time_limit_s=min(120.0, _settings.render_time_limit_s),
     on_failure=render_failed,
 )
 def render(job_id: str) -> dict[str, Any] | None:
-    """Render a job's score to WAV and settle its credits."""
+    """Start a job: parse and phonemize its score, then send one task per phrase and the assembly."""
     ctx = taskkit.current()
     settings = ServiceSettings.from_env()
     job = jobs.start_job(ctx.transaction, job_id)
@@ -175,19 +116,83 @@ def render(job_id: str) -> dict[str, Any] | None:
         log.info("job.skipped", job_id=job_id, reason="already ended or missing")
         return None
     job["id"] = job_id
-    with structlog.contextvars.bound_contextvars(job_id=job_id):
-        try:
-            keys, seconds = _render(ctx, job, settings)
-        except (ScoreError, VoiceError, PhraseFormatError) as e:
-            raise taskkit.Reject(str(e), code=_error_code(e)) from e
-        except taskkit.NotFound as e:
-            raise taskkit.Reject(
-                "the uploaded score is no longer stored; upload it again and create a new job", code="input_missing"
-            ) from e
-        if not jobs.complete_job(ctx.transaction, job_id, output=keys, seconds=seconds, settings=settings):
-            log.info("job.not_completed", reason="job left processing (cancelled?) while rendering")
-            return None
-        log.info("job.completed", seconds=round(seconds, 2), output=keys["wav"])
+    progress = Progress(ctx, job_id)
+    plan = _as_rejection(lambda: render_job.prepare(kit.blobs, job, settings, progress))
+    progress("phrases", 0.0)
+    members = [
+        render_phrase.signature({"job_id": job_id, "index": i}, task_id=f"{job_id}:{i}")
+        for i in range(len(plan.phrases))
+    ]
+    callback = assemble.signature({"job_id": job_id}, task_id=f"{job_id}:assemble")
+    taskkit.chord(members, callback, chord_id=job_id).apply_async(kit)
+    log.info("job.fanned_out", job_id=job_id, phrases=len(members))
+    return {"phrases": len(members)}
+
+
+@kit.task(
+    name=PHRASE_TASK,
+    topic=RENDER_TOPIC,
+    max_attempts=3,
+    min_backoff_s=5.0,
+    max_backoff_s=60.0,
+    time_limit_s=_settings.render_time_limit_s,
+    on_failure=render_failed,
+)
+def render_phrase(job_id: str, index: int) -> dict[str, Any]:
+    """Render one phrase into the phrase cache (or find it there)."""
+    ctx = taskkit.current()
+    job = _live_job(job_id)
+    if job is None:
+        return {"skipped": True}
+    _configure_threads()
+    settings = ServiceSettings.from_env()
+    plan = render_job.Plan.from_json(kit.blobs.get(render_job.plan_key(job_id)))
+    voice_name = job.get("voice") or settings.default_voice
+    key = _as_rejection(
+        lambda: render_job.render_one(
+            kit.blobs, plan, index, voice_name, render_job.render_settings(job, settings), ctx.check_time
+        )
+    )
+    return {"cache": key}
+
+
+@kit.task(
+    name=ASSEMBLE_TASK,
+    topic=RENDER_TOPIC,
+    max_attempts=3,
+    min_backoff_s=5.0,
+    max_backoff_s=60.0,
+    time_limit_s=min(120.0, _settings.render_time_limit_s),
+    on_failure=render_failed,
+)
+def assemble(job_id: str) -> dict[str, Any] | None:
+    """Join the rendered phrases, store the outputs, complete the job and charge it (fenced)."""
+    ctx = taskkit.current()
+    job = _live_job(job_id)
+    if job is None:
+        return None
+    from singer_tasks.runtime import get_voice
+
+    settings = ServiceSettings.from_env()
+    plan = render_job.Plan.from_json(kit.blobs.get(render_job.plan_key(job_id)))
+    sample_rate = _as_rejection(lambda: get_voice(job.get("voice") or settings.default_voice).sample_rate)
+    pieces = []
+    for index in range(len(plan.phrases)):
+        member = kit.leases.get(f"{job_id}:{index}") or {}
+        cached = phrase_cache.load(kit.blobs, str((member.get("result") or {}).get("cache", "")))
+        if cached is None:
+            raise taskkit.Retry(f"phrase {index} of job {job_id} is not in the cache yet")
+        pieces.append(cached)
+    song = render_job.assemble(plan, pieces, sample_rate)
+    keys = {}
+    for kind, (filename, data, content_type) in render_job.outputs(plan, song, sample_rate).items():
+        keys[kind] = ctx.attempt_key(filename, prefix=f"jobs/{job_id}")
+        kit.blobs.put(keys[kind], data, content_type=content_type)
+    seconds = len(song) / sample_rate
+    if not jobs.complete_job(ctx.transaction, job_id, output=keys, seconds=seconds, settings=settings):
+        log.info("job.not_completed", job_id=job_id, reason="the job left processing while rendering")
+        return None
+    log.info("job.completed", job_id=job_id, seconds=round(seconds, 2), phrases=len(pieces))
     return {"seconds": round(seconds, 3)}
 
 
@@ -202,4 +207,4 @@ def republish_stale_jobs(k: taskkit.Kit) -> int:
     return len(stale)
 
 
-__all__ = ["kit", "render", "render_failed", "republish_stale_jobs"]
+__all__ = ["assemble", "kit", "render", "render_failed", "render_phrase", "republish_stale_jobs"]

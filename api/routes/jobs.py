@@ -14,7 +14,7 @@ from singer_tasks import jobs
 from singer_tasks.score import UnreadableScore
 from singer_tasks.service import RENDER_TASK, RENDER_TOPIC, render_task_id
 from singer_tasks.sniff import sniff_score
-from taskkit import TaskkitError
+from taskkit import TaskkitError, chord_progress
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 log = structlog.get_logger("api.jobs")
@@ -78,7 +78,7 @@ def list_jobs(
     """The caller's jobs, newest first."""
     docs = jobs.list_jobs(kit.documents, user.uid, limit=limit, before=before)
     next_before = docs[-1]["createdAt"] if len(docs) == limit else None
-    return JobPage(jobs=[Job.from_doc(d) for d in docs], next_before=next_before)
+    return JobPage(jobs=[_with_live_progress(kit, d) for d in docs], next_before=next_before)
 
 
 def _owned(kit: KitDep, job_id: str, uid: str) -> dict:  # type: ignore[type-arg]
@@ -88,10 +88,20 @@ def _owned(kit: KitDep, job_id: str, uid: str) -> dict:  # type: ignore[type-arg
         raise HTTPException(404, str(e)) from e
 
 
+def _with_live_progress(kit: KitDep, job: dict) -> Job:  # type: ignore[type-arg]
+    """While phrases render, progress is the share of phrases done, read from the chord's members
+    (phrase tasks do not write the job document)."""
+    if job["status"] == "processing" and (job.get("progress") or {}).get("stage") == "phrases":
+        progress = chord_progress(kit, job["id"])
+        if progress is not None and progress.size:
+            job = {**job, "progress": {"stage": "phrases", "fraction": round(len(progress.done) / progress.size, 4)}}
+    return Job.from_doc(job)
+
+
 @router.get("/{job_id}", response_model=Job, responses={404: {"model": Problem}})
 def get_job(job_id: str, user: CurrentUser, kit: KitDep) -> Job:
     """One of the caller's jobs."""
-    return Job.from_doc(_owned(kit, job_id, user.uid))
+    return _with_live_progress(kit, _owned(kit, job_id, user.uid))
 
 
 @router.get("/{job_id}/output", response_model=OutputUrls, responses={404: {"model": Problem}, 409: {"model": Problem}})

@@ -20,16 +20,20 @@ from tests.singer_tasks.fixtures.scores.xmlbuild import measure, note, rest, tem
 from tests.taskkit.conftest import FAST, LiveServer
 
 
-def song_bytes(bars: int = 2, *, lang: str | None = None, lyrics: bool = True) -> bytes:
-    """A score of `bars` 4/4 bars of quarters at 120 bpm (2 s a bar), ending on a rest."""
+def song_bytes(bars: int = 2, *, lang: str | None = None, lyrics: bool = True, phrase_per_bar: bool = False) -> bytes:
+    """A score of `bars` 4/4 bars of quarters at 120 bpm (2 s a bar), ending on a rest.
+
+    With `phrase_per_bar`, every bar ends on a rest, so each bar is a phrase of its own.
+    """
     words = ["la", "li", "lo", "lu"]
     measures = []
     for b in range(bars):
         items = [tempo(120)] if b == 0 else []
-        for i in range(4 if b < bars - 1 else 3):
+        last = b == bars - 1 or phrase_per_bar
+        for i in range(3 if last else 4):
             text = words[i] if lyrics else None
             items.append(note("C4" if i % 2 else "E4", 4, text))
-        if b == bars - 1:
+        if last:
             items.append(rest(4))
         measures.append(measure(b + 1, *items))
     data = voice_score(measures)

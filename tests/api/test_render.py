@@ -17,6 +17,7 @@ from taskkit.envelope import encode_envelope
 from taskkit.executor import Executor
 from taskkit.message import TaskMessage
 from tests.api.conftest import Client, song_bytes
+from tests.api.driver import InlineDriver
 from tests.singer_tasks.fixtures.scores.xmlbuild import measure, note, tempo, voice_score
 
 Clients = Callable[[str], Client]
@@ -24,11 +25,19 @@ VOICES = Path(__file__).resolve().parents[1] / "singer_tasks" / "fixtures" / "vo
 
 
 def deliver(kit: Kit, job_id: str, executor: Executor | None = None) -> str:
+    """Deliver the job's render message once; returns the answer."""
     message = TaskMessage("singer.render", f"render-{job_id}", {"job_id": job_id})
     body = encode_envelope(
         message.encode(), message.attributes(), message_id="1", subscription="s", publish_time=0, delivery_attempt=1
     )
     return (executor or Executor(kit)).handle_push(body).answer.value
+
+
+def run_job(kit: Kit) -> InlineDriver:
+    """Deliver everything queued (the render, its phrases, the assembly) until all is acked."""
+    driver = InlineDriver(kit)
+    driver.drain()
+    return driver
 
 
 def wav_seconds(data: bytes) -> float:
@@ -39,7 +48,9 @@ def wav_seconds(data: bytes) -> float:
 def test_render_completes_charges_and_writes_outputs(client: Clients, kit: Kit) -> None:
     alice = client("alice")
     job_id = alice.job(alice.upload(song_bytes(2)), renderType="final").json()["id"]
-    assert deliver(kit, job_id) == "done"
+    driver = run_job(kit)
+    assert driver.delivered[0] == f"render-{job_id}" and driver.delivered[-1] == f"{job_id}:assemble"
+    assert driver.answers["done"] == len(driver.delivered)
     job = alice.get(f"/v1/jobs/{job_id}").json()
     assert job["status"] == "completed" and job["progress"] == {"stage": "done", "fraction": 1.0}
     # 2 bars at 120 bpm = 4 s, the final rest included (a phrase may add a 0.3 s SP pad at most).
@@ -60,7 +71,7 @@ def test_render_completes_charges_and_writes_outputs(client: Clients, kit: Kit) 
 
 def test_duplicate_and_concurrent_deliveries_render_once(client: Clients, kit: Kit) -> None:
     alice = client("alice")
-    job_id = alice.job(alice.upload(song_bytes(1))).json()["id"]
+    job_id = alice.job(alice.upload(song_bytes(3, phrase_per_bar=True))).json()["id"]
     executors = [Executor(kit) for _ in range(4)]
     answers: list[str] = []
     threads = [threading.Thread(target=lambda e=e: answers.append(deliver(kit, job_id, e))) for e in executors * 3]
@@ -69,10 +80,15 @@ def test_duplicate_and_concurrent_deliveries_render_once(client: Clients, kit: K
     for t in threads:
         t.join(60)
     assert answers.count("done") == 1 and set(answers) <= {"done", "busy", "duplicate"}
-    assert deliver(kit, job_id) == "duplicate"
+    first = run_job(kit)  # every phrase and the assembly, once
+    again = InlineDriver(kit)
+    again.drain()  # the whole job redelivered, every message a second time
+    assert set(again.answers) == {"duplicate"} and again.answers["duplicate"] == len(first.delivered)
     job = alice.get(f"/v1/jobs/{job_id}").json()
     assert job["attempts"] == 1 and job["status"] == "completed"
     assert alice.me()["balance"] == 100 - job["credits"]["charged"]
+    phrases = sum(1 for task_id in first.delivered if task_id.split(":")[-1].isdigit())
+    assert phrases == 3 and len(kit.blobs.list("cache/phrases/")) == phrases
     assert len([k for k in kit.blobs.list(f"jobs/{job_id}/") if k.endswith("output.wav")]) == 1
 
 
@@ -80,7 +96,7 @@ def test_a_cancelled_job_is_skipped(client: Clients, kit: Kit) -> None:
     alice = client("alice")
     job_id = alice.job(alice.upload(song_bytes(1))).json()["id"]
     alice.post(f"/v1/jobs/{job_id}/cancel")
-    assert deliver(kit, job_id) == "done"
+    assert run_job(kit).delivered == [f"render-{job_id}"]
     assert alice.get(f"/v1/jobs/{job_id}").json()["status"] == "cancelled"
     assert kit.blobs.list(f"jobs/{job_id}/") == []
     assert alice.me()["balance"] == 100
@@ -128,7 +144,7 @@ def test_bad_inputs_fail_with_their_code_and_a_refund(
         monkeypatch.setenv(name, value)
     alice = client("alice")
     job_id = alice.job(alice.upload(make()), **body).json()["id"]
-    assert deliver(kit, job_id) == "failed"
+    assert run_job(kit).answers["failed"] == 1
     job = alice.get(f"/v1/jobs/{job_id}").json()
     assert job["status"] == "failed" and job["error"]["code"] == code, job["error"]
     assert len(job["error"]["message"]) > 20
@@ -144,7 +160,7 @@ def test_missing_input_fails_with_its_code(client: Clients, kit: Kit) -> None:
     score_id = alice.upload(song_bytes(1))
     job_id = alice.job(score_id).json()["id"]
     kit.blobs.delete(f"uploads/alice/{score_id}.musicxml")
-    assert deliver(kit, job_id) == "failed"
+    assert run_job(kit).answers["failed"] == 1
     assert alice.get(f"/v1/jobs/{job_id}").json()["error"]["code"] == "input_missing"
 
 
@@ -152,7 +168,7 @@ def test_a_diffsinger_voice_renders_through_the_job(client: Clients, kit: Kit, m
     monkeypatch.setenv("SINGER_VOICES_DIR", str(VOICES))
     alice = client("alice")
     job_id = alice.job(alice.upload(pinyin("ba", "di", "gu")), voice="tiny", language="zh").json()["id"]
-    assert deliver(kit, job_id) == "done"
+    assert run_job(kit).answers["failed"] == 0
     job = jobs.get_job(kit.documents, job_id, "alice")
     assert job["status"] == "completed" and job["voice"] == "tiny"
     assert wav_seconds(kit.blobs.get(job["outputPath"])) == pytest.approx(job["durationSeconds"], abs=0.01)

@@ -27,7 +27,14 @@ from tests.api.conftest import song_bytes
 from tests.taskkit.conftest import FAST, REPO, Respawning, Stack, fast_env, wait_for
 
 pytestmark = pytest.mark.slow
-SERVICE_ENV = {"SINGER_RENDER_TIME_LIMIT_S": "15", "SINGER_DEFAULT_CREDITS": "100", "SINGER_STALE_PENDING_S": "1"}
+# Generous time limits: these machines are shared, and a render slowed down by a busy neighbour must
+# not be mistaken for a hung one. 30 deliveries keep redelivering (about 50 s) past a dead worker's lease.
+SERVICE_ENV = {
+    "SINGER_RENDER_TIME_LIMIT_S": "25",
+    "SINGER_DEFAULT_CREDITS": "100",
+    "SINGER_STALE_PENDING_S": "1",
+    "TASKKIT_MAX_DELIVERY_ATTEMPTS": "30",
+}
 
 
 @pytest.fixture
@@ -91,21 +98,23 @@ def test_full_flow_over_http(stack: Stack) -> None:
 
 def test_sigkill_mid_render_completes_and_charges_once(stack: Stack, store_kit: Kit) -> None:
     auth = sign_in(stack.url, "bob")
-    up = httpx.post(f"{stack.url}/v1/uploads", files={"file": ("s.xml", song_bytes(12))}, headers=auth).json()
+    up = httpx.post(f"{stack.url}/v1/uploads", files={"file": ("s.xml", song_bytes(8))}, headers=auth).json()
     job_id = httpx.post(f"{stack.url}/v1/jobs", json={"scoreId": up["scoreId"]}, headers=auth).json()["id"]
-    lease = wait_for(
-        lambda: (store_kit.documents.get(f"taskkit_leases/{render_task_id(job_id)}") or {}).get("owner"),
-        what="the render to start",
-    )
-    wait_for(lambda: (store_kit.documents.get(f"jobs/{job_id}") or {}).get("progress", {}).get("stage") == "acoustic")
-    os.kill(int(lease.rsplit("-", 2)[1]), signal.SIGKILL)
-    wait_for(lambda: job_status(store_kit, job_id) == "completed", timeout_s=90, what="completion after the kill")
+
+    def phrase_running() -> tuple[str, str] | None:
+        leases = store_kit.documents.query("taskkit_leases", [("chord", "==", job_id), ("status", "==", "running")])
+        return (leases[0].id, leases[0].data["owner"]) if leases else None
+
+    task_id, owner = wait_for(phrase_running, what="a phrase to be rendering")
+    os.kill(int(owner.rsplit("-", 2)[1]), signal.SIGKILL)  # the worker process, mid-phrase
+    wait_for(lambda: job_status(store_kit, job_id) in ("completed", "failed"), timeout_s=150, what="the job to end")
+    assert job_status(store_kit, job_id) == "completed", store_kit.documents.get(f"jobs/{job_id}")
+    assert (store_kit.leases.get(task_id) or {})["attempts"] == 2  # taken over once its lease expired
     job = httpx.get(f"{stack.url}/v1/jobs/{job_id}", headers=auth).json()
-    assert job["attempts"] == 2
+    assert job["attempts"] == 1
     me = httpx.get(f"{stack.url}/v1/me", headers=auth).json()
     assert me["balance"] == 100 - job["credits"]["charged"] and me["reserved"] == 0 and me["inFlight"] == 0
-    wavs = [k for k in store_kit.blobs.list(f"jobs/{job_id}/") if k.endswith(".wav")]
-    assert job_id in wavs[0] and len(wavs) == 1  # the killed attempt never wrote its output
+    assert len([k for k in store_kit.blobs.list(f"jobs/{job_id}/") if k.endswith(".wav")]) == 1
 
 
 def test_sweep_completes_a_job_whose_publish_was_lost(stack: Stack, store_kit: Kit) -> None:
