@@ -12,9 +12,10 @@ interface Props {
   selected: string | null;
   onOpen(id: string): void;
   onChanged(job: Job): void;
+  loadOlder: (() => void) | null;
 }
 
-export function JobList({ client, jobs, problem, selected, onOpen, onChanged }: Props) {
+export function JobList({ client, jobs, problem, selected, onOpen, onChanged, loadOlder }: Props) {
   const [error, setError] = useState<string | null>(null);
   const cancel = async (id: string) => {
     setError(null);
@@ -45,6 +46,11 @@ export function JobList({ client, jobs, problem, selected, onOpen, onChanged }: 
             <JobRow key={job.id} job={job} selected={job.id === selected} onOpen={onOpen} onCancel={cancel} />
           ))}
         </ul>
+      )}
+      {loadOlder && (
+        <button type="button" className="secondary more" onClick={loadOlder}>
+          Show older songs
+        </button>
       )}
     </section>
   );

@@ -23,7 +23,7 @@ function liveFeed(config: AppConfig, client: ApiClient, uid: string): Subscribe 
 export function Workspace({ config, session }: { config: AppConfig; session: Session }) {
   const client = useMemo(() => new ApiClient(config.apiBase, session.token), [config.apiBase, session]);
   const subscribe = useMemo(() => liveFeed(config, client, session.uid), [config, client, session.uid]);
-  const { jobs, problem, upsert } = useJobs(client, subscribe);
+  const { jobs, problem, upsert, loadOlder } = useJobs(client, subscribe);
   // The balance changes when a job is created or settles: refetch it on each such change.
   const version = jobs.map((j) => `${j.id}:${j.status}`).join(',');
   const { me, problem: accountProblem } = useAccount(client, version);
@@ -63,7 +63,7 @@ export function Workspace({ config, session }: { config: AppConfig; session: Ses
         )}
         <NewJob client={client} me={me} voices={config.voices} signedUpload={config.mode === 'firebase'} onCreated={created} />
         {selectedJob && <ResultView client={client} job={selectedJob} />}
-        <JobList client={client} jobs={jobs} problem={problem} selected={selected} onOpen={setSelected} onChanged={changed} />
+        <JobList client={client} jobs={jobs} problem={problem} selected={selected} onOpen={setSelected} onChanged={changed} loadOlder={loadOlder} />
       </main>
     </>
   );

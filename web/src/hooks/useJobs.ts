@@ -15,11 +15,15 @@ export interface JobsState {
   problem: string | null;
   /** Adds or replaces jobs known from elsewhere (a job just created). */
   upsert(jobs: Job[]): void;
+  /** Fetches the next older page; null when there is none. */
+  loadOlder: (() => void) | null;
 }
 
 export function useJobs(client: ApiClient, subscribe: Subscribe): JobsState {
   const [jobs, setJobs] = useState<Job[]>([]);
   const [problem, setProblem] = useState<string | null>(null);
+  // Where the oldest page fetched so far ends (undefined: only the live first page is known yet).
+  const [before, setBefore] = useState<number | null | undefined>(undefined);
   const upsert = useCallback((updates: Job[]) => setJobs((current) => mergeJobs(current, updates)), []);
 
   useEffect(() => {
@@ -27,7 +31,11 @@ export function useJobs(client: ApiClient, subscribe: Subscribe): JobsState {
     let unsubscribe: (() => void) | null = null;
     const refresh = () =>
       client.listJobs(20).then(
-        (page) => !stopped && upsert(page.jobs),
+        (page) => {
+          if (stopped) return;
+          upsert(page.jobs);
+          setBefore((current) => (current === undefined ? page.nextBefore : current));
+        },
         (e: unknown) => !stopped && setProblem(describeError(e)),
       );
     subscribe({ onJobs: upsert, onConnected: () => void refresh(), onProblem: setProblem }).then(
@@ -40,5 +48,17 @@ export function useJobs(client: ApiClient, subscribe: Subscribe): JobsState {
     };
   }, [client, subscribe, upsert]);
 
-  return { jobs, problem, upsert };
+  const loadOlder =
+    typeof before === 'number'
+      ? () =>
+          void client.listJobs(20, before).then(
+            (page) => {
+              upsert(page.jobs);
+              setBefore(page.nextBefore);
+            },
+            (e: unknown) => setProblem(describeError(e)),
+          )
+      : null;
+
+  return { jobs, problem, upsert, loadOlder };
 }
