@@ -216,7 +216,10 @@ def _report(results: dict[str, Any], seconds: float, with_openvpi: bool) -> None
                 f"{name} / openvpi speed: acoustic {ov['acoustic'] / med[name]['acoustic']:.2f}x, "
                 f"vocoder {ov['vocoder'] / med[name]['vocoder']:.2f}x"
             )
-    print("(medians over the repeats of this run)")
+    print("(medians over the repeats of this run; every repeat, whole s:)")
+    for name, runs in results.items():
+        if not name.endswith(":out"):
+            print(f"  {name:10} " + " ".join(f"{r['whole']:.2f}" for r in runs))
 
 
 def _quality(results: dict[str, Any], vocoder: Any, inputs: Any) -> None:

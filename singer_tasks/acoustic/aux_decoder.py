@@ -6,10 +6,11 @@ import torch
 from torch import Tensor, nn
 
 from singer_tasks.acoustic.config import AcousticConfig
+from singer_tasks.acoustic.layers import depthwise_conv_time
 
 
 class ConvNeXtBlock(nn.Module):
-    """Depthwise conv -> LayerNorm -> MLP with layer scale, plus residual; (B, C, T)."""
+    """Depthwise conv -> LayerNorm -> MLP with layer scale, plus residual; channel-last (B, T, C)."""
 
     def __init__(self, dim: int, intermediate: int) -> None:
         super().__init__()
@@ -21,9 +22,9 @@ class ConvNeXtBlock(nn.Module):
         self.gamma = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: Tensor) -> Tensor:
-        y = self.dwconv(x).transpose(1, 2)  # (B, T, C)
+        y = depthwise_conv_time(x, self.dwconv)
         y = self.gamma * self.pwconv2(self.act(self.pwconv1(self.norm(y))))
-        return x + y.transpose(1, 2)  # type: ignore[no-any-return]
+        return x + y  # type: ignore[no-any-return]
 
 
 class ConvNeXtDecoder(nn.Module):
@@ -37,10 +38,11 @@ class ConvNeXtDecoder(nn.Module):
         self.outconv = nn.Conv1d(channels, out_dims, kernel_size, padding=pad)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.inconv(x.transpose(1, 2))
+        # The blocks work channel-last (B, T, C): their depthwise conv needs no transposing copies then.
+        x = self.inconv(x.transpose(1, 2)).transpose(1, 2).contiguous()
         for block in self.conv:
             x = block(x)
-        return self.outconv(x).transpose(1, 2)  # type: ignore[no-any-return]
+        return self.outconv(x.transpose(1, 2)).transpose(1, 2)  # type: ignore[no-any-return]
 
 
 class AuxDecoderAdaptor(nn.Module):

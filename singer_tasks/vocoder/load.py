@@ -8,7 +8,7 @@ import torch
 
 from singer_tasks.acoustic.load import load_torch_file
 from singer_tasks.vocoder.config import VocoderConfig
-from singer_tasks.vocoder.nsf_hifigan import Generator
+from singer_tasks.vocoder.nsf_hifigan import Generator, channels_last_weights
 from singer_tasks.voice_errors import CheckpointError
 
 
@@ -50,4 +50,5 @@ def load_vocoder(checkpoint_path: Path, config_path: Path | None = None) -> Gene
     if wrong:
         raise CheckpointError(f"{checkpoint_path} does not match its config.json: shapes {wrong[:3]}")
     model.load_state_dict(state, strict=True)
+    channels_last_weights(model)
     return model.eval()

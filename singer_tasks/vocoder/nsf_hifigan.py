@@ -3,6 +3,11 @@
 Classic variant: a harmonic-plus-noise source at the output rate, injected after every upsampling
 stage. mini_nsf (pc-nsf) variant: a single sine at a lower rate, injected after the second stage.
 Weight norm is folded into plain weights at load (see `load.py`), so the modules here have none.
+
+Activations run channels-last: a signal [B, C, T] is held as a [B, C, 1, T] tensor in channels-last
+memory and every Conv1d runs as the equivalent Conv2d, which oneDNN computes with its NHWC kernels,
+without layout reorders between layers (about a third faster than Conv1d here, and the same sums up to
+float32 rounding). `channels_last_weights` lays the conv weights out the same way once, at load.
 """
 
 from __future__ import annotations
@@ -40,6 +45,39 @@ def _padding(kernel_size: int, dilation: int) -> int:
     return (kernel_size * dilation - dilation) // 2
 
 
+def to_channels_last(x: Tensor) -> Tensor:
+    """[B, C, T] -> [B, C, 1, T] in channels-last memory (the layout every conv here takes and returns)."""
+    return x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+
+
+def conv(layer: nn.Module, x: Tensor) -> Tensor:
+    """Conv1d `layer` applied to a channels-last [B, C, 1, T] signal, as a Conv2d with a height-1 kernel."""
+    if not isinstance(layer, nn.Conv1d):
+        raise TypeError(f"expected a Conv1d, got {type(layer).__name__}")
+    return F.conv2d(
+        x, layer.weight.unsqueeze(2), layer.bias, stride=(1, layer.stride[0]),
+        padding=(0, int(layer.padding[0])), dilation=(1, layer.dilation[0]), groups=layer.groups,
+    )  # fmt: skip
+
+
+def conv_transpose(layer: nn.Module, x: Tensor) -> Tensor:
+    """ConvTranspose1d `layer` applied to a channels-last [B, C, 1, T] signal, as a ConvTranspose2d."""
+    if not isinstance(layer, nn.ConvTranspose1d):
+        raise TypeError(f"expected a ConvTranspose1d, got {type(layer).__name__}")
+    return F.conv_transpose2d(
+        x, layer.weight.unsqueeze(2), layer.bias, stride=(1, layer.stride[0]), padding=(0, int(layer.padding[0])),
+        output_padding=(0, layer.output_padding[0]), groups=layer.groups, dilation=(1, layer.dilation[0]),
+    )  # fmt: skip
+
+
+def channels_last_weights(model: nn.Module) -> None:
+    """Store every Conv1d weight [O, I, K] in the memory order of a channels-last [O, I, 1, K] (same values)."""
+    for module in model.modules():
+        if type(module) is nn.Conv1d:
+            w = module.weight.data
+            module.weight.data = w.unsqueeze(2).contiguous(memory_format=torch.channels_last).squeeze(2)
+
+
 class ResBlock1(nn.Module):
     """Three (dilated conv, conv) pairs with leaky ReLUs and residuals."""
 
@@ -55,9 +93,10 @@ class ResBlock1(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
+        """x [B, C, 1, T] channels-last -> same shape."""
         for c1, c2 in zip(self.convs1, self.convs2, strict=True):
-            xt = c2(F.leaky_relu(c1(F.leaky_relu(x, LRELU_SLOPE)), LRELU_SLOPE))
-            x = xt + x
+            xt = F.leaky_relu(conv(c1, F.leaky_relu(x, LRELU_SLOPE)), LRELU_SLOPE, inplace=True)
+            x = conv(c2, xt) + x
         return x
 
 
@@ -72,8 +111,9 @@ class ResBlock2(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
+        """x [B, C, 1, T] channels-last -> same shape."""
         for c in self.convs:
-            x = c(F.leaky_relu(x, LRELU_SLOPE)) + x
+            x = conv(c, F.leaky_relu(x, LRELU_SLOPE)) + x
         return x
 
 
@@ -176,21 +216,21 @@ class Generator(nn.Module):
         """mel [B, M, T] (ln), f0 [B, T] Hz (0 = unvoiced) -> waveform [B, 1, T * hop] in [-1, 1]."""
         source = source or SourceNoise()
         if self.mini_nsf:
-            har_source = self.fast_sine(f0)
+            har_source = to_channels_last(self.fast_sine(f0))
         else:
-            har_source = self.m_source(f0, self.upp, source, generator).transpose(1, 2)
-        x = self.conv_pre(mel)
+            har_source = to_channels_last(self.m_source(f0, self.upp, source, generator).transpose(1, 2))
+        x = conv(self.conv_pre, to_channels_last(mel))
         if self.config.noise_sigma > 0 and not source.zero:
             x = x + self.config.noise_sigma * torch.randn(x.shape, generator=generator)
         for i, up in enumerate(self.ups):
-            x = up(F.leaky_relu(x, LRELU_SLOPE))
+            x = conv_transpose(up, F.leaky_relu(x, LRELU_SLOPE, inplace=True))  # x: a temporary
             if not self.mini_nsf:
-                x = x + self.noise_convs[i](har_source)
+                x = x + conv(self.noise_convs[i], har_source)
             elif i == 1:
-                x = x + self.source_conv(har_source)
+                x = x + conv(self.source_conv, har_source)
             xs = self.resblocks[i * self.num_kernels](x)
             for j in range(1, self.num_kernels):
                 xs = xs + self.resblocks[i * self.num_kernels + j](x)
             x = xs / self.num_kernels
-        x = self.conv_post(F.leaky_relu(x))
-        return torch.tanh(x)
+        x = conv(self.conv_post, F.leaky_relu(x, inplace=True))
+        return torch.tanh(x).squeeze(2)

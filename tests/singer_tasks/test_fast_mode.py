@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from singer_tasks.acoustic.backbones.lynxnet2 import depthwise_conv_time
+from singer_tasks.acoustic.layers import depthwise_conv_time
 from singer_tasks.acoustic.load import build_acoustic_model, read_config
 from singer_tasks.acoustic.model import AcousticInputs, DiffSingerAcoustic
 from singer_tasks.acoustic.phonemes import PhonemeDictionary
