@@ -104,6 +104,18 @@ describe.runIf(enabled)('the web app on the embedded stack', () => {
     await page.dispatchEvent('label.dropzone', 'drop', { dataTransfer });
     await expect.poll(() => page.locator('label.dropzone').textContent()).toContain('twinkle.musicxml');
     await page.getByLabel('Preview (fast, cheaper)').check();
+    // Record every status and stage the job rows show, to check the progress display later.
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { seenStages: string[] }).seenStages = seen;
+      const record = () => {
+        for (const li of document.querySelectorAll('li.job')) {
+          const state = `${li.getAttribute('data-status')}:${li.getAttribute('data-stage')}`;
+          if (seen.at(-1) !== state) seen.push(state);
+        }
+      };
+      new MutationObserver(record).observe(document.body, { subtree: true, attributes: true, childList: true });
+    });
     await page.getByRole('button', { name: 'Sing it' }).click();
     const row = page.locator('li.job').first();
     await row.waitFor();
@@ -116,6 +128,10 @@ describe.runIf(enabled)('the web app on the embedded stack', () => {
   it('follows the job to completion over the event stream', async () => {
     const listsBefore = requests.filter((r) => r.startsWith('GET /v1/jobs?')).length;
     await page.locator(`li.job[data-job-id="${jobId}"][data-status="completed"]`).waitFor({ timeout: 90_000 });
+    // The row went through the render's stages as they happened (recorded since the job appeared).
+    const seen = await page.evaluate(() => (window as unknown as { seenStages: string[] }).seenStages);
+    expect(seen.some((state) => state.startsWith('processing:'))).toBe(true);
+    expect(seen.at(-1)).toBe('completed:done');
     expect(requests.some((r) => r.startsWith('GET /v1/events?access_token='))).toBe(true);
     // No polling: the completion arrived as an event, not through another list or job fetch.
     expect(requests.filter((r) => r.startsWith('GET /v1/jobs?')).length).toBe(listsBefore);

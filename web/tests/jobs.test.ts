@@ -44,6 +44,7 @@ describe('progress', () => {
 
   it('names stages for people and keeps unknown ones', () => {
     expect(stageLabel('acoustic')).toBe('Singing');
+    expect(stageLabel('phrases')).toBe('Singing');
     expect(stageLabel('mystery')).toBe('mystery');
   });
 

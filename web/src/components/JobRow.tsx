@@ -29,7 +29,7 @@ export function JobRow({ job, selected, onOpen, onCancel }: Props) {
   const percent = Math.round(overallProgress(job) * 100);
   const title = `${job.renderType === 'final' ? 'Final' : 'Preview'} · ${job.voice}${job.language ? ` · ${job.language}` : ''}`;
   return (
-    <li className={`job ${job.status}${selected ? ' selected' : ''}`} data-job-id={job.id} data-status={job.status}>
+    <li className={`job ${job.status}${selected ? ' selected' : ''}`} data-job-id={job.id} data-status={job.status} data-stage={job.progress.stage}>
       <div className="job-head">
         <span className={`badge ${job.status}`}>{STATUS_LABEL[job.status]}</span>
         <span className="job-title">{title}</span>

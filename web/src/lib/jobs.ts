@@ -23,15 +23,22 @@ export const STAGES: readonly { id: string; label: string }[] = [
   { id: 'done', label: 'Done' },
 ];
 
+/** Other names the worker uses for a stage ("phrases": the song fans out to one task per phrase). */
+const ALIASES: Record<string, string> = { phrases: 'acoustic', render: 'acoustic' };
+
+function canonical(stage: string): string {
+  return ALIASES[stage] ?? stage;
+}
+
 /** A person's name for a stage (unknown stages keep their own name). */
 export function stageLabel(stage: string): string {
-  return STAGES.find((s) => s.id === stage)?.label ?? stage;
+  return STAGES.find((s) => s.id === canonical(stage))?.label ?? stage;
 }
 
 /** Overall completion 0..1: the stages before count as done, the current one by its fraction. */
 export function overallProgress(job: Pick<Job, 'status' | 'progress'>): number {
   if (job.status === 'completed') return 1;
-  const index = STAGES.findIndex((s) => s.id === job.progress.stage);
+  const index = STAGES.findIndex((s) => s.id === canonical(job.progress.stage));
   if (index < 0) return Math.min(Math.max(job.progress.fraction, 0), 1);
   // The singing stage takes nearly all the time; weigh it accordingly so the bar moves evenly.
   const weights = STAGES.map((s) => (s.id === 'acoustic' ? 8 : 1));
