@@ -10,6 +10,7 @@ BENCHES = {
     "phrases": "benchmarks.bench_phrases",
     "voices": "benchmarks.bench_voices",
     "fast": "benchmarks.bench_fast",
+    "fanout": "benchmarks.bench_fanout",
 }
 
 

@@ -115,7 +115,9 @@ def test_jobs_list_is_paginated_newest_first(client: Clients) -> None:
     assert third["nextBefore"] is None
 
 
-@pytest.mark.parametrize("service_settings", [ServiceSettings(default_credits=180, max_jobs_in_flight=100)])
+@pytest.mark.parametrize(
+    "service_settings", [ServiceSettings(default_credits=180, max_jobs_in_flight=100, max_song_seconds=180)]
+)
 def test_50_concurrent_creations_against_a_balance_for_10(
     client: Clients, service_settings: ServiceSettings, kit: Kit
 ) -> None:

@@ -65,7 +65,12 @@ def test_transitions_happen_once_on_firestore(store: DocumentStore) -> None:
     assert jobs.fail_job(store.transaction, failed["id"], code="no_lyrics", message="m")
     assert not jobs.fail_job(store.transaction, failed["id"], code="no_lyrics", message="m")
     user = store.get("users/finn") or {}
-    assert (user["credits"], user["reserved"], user["inFlight"]) == (100 - 3, 0, 0)
+    charged = settings.cost(25.0, "final")
+    assert charged == 3 and (user["credits"], user["reserved"], user["inFlight"]) == (
+        settings.default_credits - 3,
+        0,
+        0,
+    )
     assert jobs.start_job(store.transaction, done["id"]) is None
 
 

@@ -156,4 +156,4 @@ def test_worker_dying_on_every_delivery_fails_and_refunds_once(data_dir: Path, s
     assert failed["error"]["code"] == "dead_lettered"
     assert failed["credits"]["refunded"] == failed["credits"]["reserved"] > 0
     user = store_kit.documents.get("users/dave") or {}
-    assert (user["credits"], user["reserved"], user["inFlight"]) == (100, 0, 0)
+    assert (user["credits"], user["reserved"], user["inFlight"]) == (ServiceSettings().default_credits, 0, 0)
