@@ -170,7 +170,11 @@ describe.runIf(enabled)('the web app on the embedded stack', () => {
   it('draws as many notes as the display data holds, with the f0 curve and the waveform', async () => {
     const urls = await api<OutputUrls>(`/v1/jobs/${jobId}/output`);
     const display = (await (await fetch(urls.displayUrl ?? '')).json()) as Display;
-    expect(display.notes.length).toBeGreaterThan(10);
+    // The score's own sung notes: pitched <note>s that do not continue a tie (one part, no chords).
+    const scoreNotes = (readFileSync(SCORE, 'utf8').match(/<note>[\s\S]*?<\/note>/g) ?? []).filter(
+      (n) => n.includes('<pitch>') && !n.includes('<tie type="stop"'),
+    );
+    expect(display.notes.length).toBe(scoreNotes.length);
     const roll = page.locator('svg.roll');
     expect(Number(await roll.getAttribute('data-note-count'))).toBe(display.notes.length);
     expect(await roll.locator('rect.note').count()).toBe(display.notes.length);
