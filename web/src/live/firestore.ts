@@ -10,7 +10,7 @@ import {
   type FirestoreError,
 } from 'firebase/firestore';
 import type { Job } from '../api/types';
-import { toJob } from './jobDoc';
+import { JobDocError, toJob } from './jobDoc';
 
 /**
  * Listens to `jobs` where userId == uid order by createdAt desc (the query firestore.rules allows and
@@ -24,5 +24,20 @@ export function listenJobs(
   max = 20,
 ): () => void {
   const q = query(collection(db, 'jobs'), where('userId', '==', uid), orderBy('createdAt', 'desc'), limit(max));
-  return onSnapshot(q, (snap) => onJobs(snap.docs.map((d) => toJob(d.id, d.data()))), onError);
+  return onSnapshot(
+    q,
+    (snap) => {
+      const jobs: Job[] = [];
+      for (const doc of snap.docs) {
+        try {
+          jobs.push(toJob(doc.id, doc.data()));
+        } catch (e) {
+          // One malformed document (a half-migrated field) must not hide every other job.
+          if (!(e instanceof JobDocError)) throw e;
+        }
+      }
+      onJobs(jobs);
+    },
+    onError,
+  );
 }
