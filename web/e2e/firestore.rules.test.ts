@@ -91,6 +91,8 @@ describe.runIf(enabled)('the SPA Firestore listener under firestore.rules', () =
     await emulator.waitReady(`http://127.0.0.1:${port}/`, async (r) => r.ok && (await r.text()).includes('Ok'));
     const now = Date.now() / 1000;
     await writeJob('alice-1', { userId: 'alice', status: 'pending', renderType: 'final', voice: 'builtin', createdAt: now, updatedAt: now }, true);
+    // A document the SPA cannot read as a job (no status): skipped, never fatal to the list.
+    await writeJob('alice-bad', { userId: 'alice', createdAt: now - 30 }, true);
     await writeJob('alice-0', { userId: 'alice', status: 'completed', renderType: 'preview', voice: 'builtin', createdAt: now - 60, updatedAt: now - 50 }, true);
   }, 120_000);
 
@@ -99,7 +101,7 @@ describe.runIf(enabled)('the SPA Firestore listener under firestore.rules', () =
     await emulator?.stop(5_000);
   });
 
-  it('gives the owner her jobs, newest first, and follows a state change', async () => {
+  it('gives the owner her jobs, newest first, skipping a malformed one, and follows a state change', async () => {
     const db = clientAs('alice');
     const first = await watch(db, 'alice', (jobs) => jobs.length === 2);
     expect(Array.isArray(first) && first.map((j) => [j.id, j.status])).toEqual([
