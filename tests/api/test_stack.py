@@ -4,6 +4,7 @@ and crashes of real worker processes."""
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import signal
@@ -157,3 +158,21 @@ def test_worker_dying_on_every_delivery_fails_and_refunds_once(data_dir: Path, s
     assert failed["credits"]["refunded"] == failed["credits"]["reserved"] > 0
     user = store_kit.documents.get("users/dave") or {}
     assert (user["credits"], user["reserved"], user["inFlight"]) == (ServiceSettings().default_credits, 0, 0)
+
+
+def test_two_workers_render_phrases_at_the_same_time(data_dir: Path, store_kit: Kit) -> None:
+    stack = Stack(data_dir, 2, app="singer_tasks.tasks:kit", web="api.main:create_app", env=SERVICE_ENV).start()
+    try:
+        auth = sign_in(stack.url, "gina")
+        score = song_bytes(6, phrase_per_bar=True)
+        up = httpx.post(f"{stack.url}/v1/uploads", files={"file": ("s.xml", score)}, headers=auth).json()
+        job_id = httpx.post(f"{stack.url}/v1/jobs", json={"scoreId": up["scoreId"]}, headers=auth).json()["id"]
+        wait_for(lambda: job_status(store_kit, job_id) == "completed", timeout_s=120, what="the job")
+    finally:
+        stack.stop()
+    members = store_kit.documents.query("taskkit_leases", [("chord", "==", job_id)])
+    assert len(members) == 6
+    owners = {m.data["owner"] for m in members}
+    assert len(owners) == 2  # both worker processes sang phrases
+    spans = sorted((m.data["startedAt"], m.data["finishedAt"]) for m in members)
+    assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))

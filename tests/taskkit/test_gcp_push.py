@@ -53,6 +53,15 @@ def build_kit(settings: Settings) -> Kit:
         record("unavailable")
         raise ConnectionError("dependency unavailable")
 
+    @kit.task(name="member", max_attempts=2, time_limit_s=10)
+    def member(index: int) -> int:
+        record("member")
+        return index
+
+    @kit.task(name="join", max_attempts=2, time_limit_s=10)
+    def join() -> None:
+        record("join")
+
     return kit
 
 
@@ -175,3 +184,19 @@ def test_failures_permanent_acked_transient_dead_lettered_intact(stack: Stack) -
 
     # taskkit's dead-letter endpoint (pushed from the dead-letter topic) then fails the task for good.
     assert wait_for(lambda: stack.lease_status(message.id) == "failed", 30), stack.lease_status(message.id)
+
+
+def test_a_chord_fires_its_callback_once_through_real_push(stack: Stack) -> None:
+    chord_id = uuid.uuid4().hex[:12]
+    members = [stack.kit.registry["member"].signature({"index": i}, task_id=f"{chord_id}:{i}") for i in range(4)]
+    callback = stack.kit.registry["join"].signature({}, task_id=f"{chord_id}:join")
+    taskkit.chord(members, callback, chord_id=chord_id).apply_async(stack.kit)
+    assert wait_for(lambda: stack.lease_status(f"{chord_id}:join") == "done", 60), "the callback never ran"
+    # Redeliver every member as Pub/Sub may: each acks as a duplicate and the callback does not rerun.
+    for m in members:
+        stack.kit.publish(m.message({"chord": chord_id}))
+    time.sleep(3)
+    assert [stack.runs(m.task_id) for m in members] == [1, 1, 1, 1]
+    assert stack.runs(f"{chord_id}:join") == 1
+    progress = taskkit.chord_progress(stack.kit, chord_id)
+    assert progress is not None and progress.complete and progress.status == "fired"
