@@ -17,12 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import tenacity
-
 from singer_tasks.service import RenderType, ServiceSettings
 from taskkit.backends.base import Document, DocumentStore, Transaction
-from taskkit.errors import TaskkitError, TransientBackendError
+from taskkit.errors import TaskkitError
 from taskkit.mutex import document_mutex
+from taskkit.retrying import retry_transient
 
 T = TypeVar("T")
 TERMINAL = ("completed", "failed", "cancelled")
@@ -98,15 +97,7 @@ class JobRequest:
 
 
 # A creation that still meets contention (or a busy lock) is tried again after a jittered pause.
-_contention_retry = tenacity.retry(
-    retry=tenacity.retry_if_exception_type(TransientBackendError),
-    wait=tenacity.wait_random_exponential(multiplier=0.2, max=3.0),
-    stop=tenacity.stop_after_attempt(8),
-    reraise=True,
-)
-
-
-@_contention_retry
+@retry_transient(attempts=8, initial_s=0.2, max_wait_s=3.0)
 def create_job(store: DocumentStore, request: JobRequest, settings: ServiceSettings) -> Document:
     """Reserve credits and write the pending job, in one transaction; returns the job (with `id`)."""
     job_id = uuid.uuid4().hex

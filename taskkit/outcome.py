@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from taskkit.errors import LeaseLost, Reject, Retry, TimeLimitExceeded, TransientBackendError, WorkerShuttingDown
+from taskkit.errors import LeaseLost, Reject, Retry, TimeLimitExceeded, WorkerShuttingDown
+from taskkit.retrying import TRANSIENT_ERRORS
 from taskkit.task import TaskOptions
 
 
@@ -48,7 +49,7 @@ def classify(exc: BaseException, options: TaskOptions) -> Classified:
         return Classified(Verdict.PERMANENT, code if isinstance(code, str) else type(exc).__name__, text)
     if options.transient and isinstance(exc, options.transient):
         return Classified(Verdict.TRANSIENT, type(exc).__name__, text)
-    if isinstance(exc, TransientBackendError | ConnectionError | TimeoutError):
+    if isinstance(exc, TRANSIENT_ERRORS):
         return Classified(Verdict.TRANSIENT, type(exc).__name__, text)
     # Unlisted errors are retried: a bug costs max_attempts runs, an unforeseen outage costs nothing.
     return Classified(Verdict.TRANSIENT, type(exc).__name__, text)
