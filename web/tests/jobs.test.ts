@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Job } from '../src/api/types';
-import { formatSeconds, mergeJobs, overallProgress, STAGES, stageLabel } from '../src/lib/jobs';
+import { formatSeconds, mergeJobs, overallProgress, STAGES, stageLabel, withPolledProgress } from '../src/lib/jobs';
 
 function job(id: string, createdAt: number, updatedAt: number, patch: Partial<Job> = {}): Job {
   return {
@@ -51,5 +51,21 @@ describe('progress', () => {
   it('formats durations', () => {
     expect(formatSeconds(12.3)).toBe('12 s');
     expect(formatSeconds(125)).toBe('2 min 5 s');
+  });
+});
+
+describe('withPolledProgress', () => {
+  const phrases = (fraction: number, patch: Partial<Job> = {}) =>
+    job('a', 1, 2, { status: 'processing', progress: { stage: 'phrases', fraction }, ...patch });
+
+  it('takes the polled fraction of phrases done', () => {
+    expect(withPolledProgress([phrases(0)], phrases(0.5))[0]?.progress.fraction).toBe(0.5);
+  });
+
+  it('never changes a status, nor a job that has moved on', () => {
+    const done = job('a', 1, 3, { status: 'completed', progress: { stage: 'done', fraction: 1 } });
+    expect(withPolledProgress([phrases(0)], done)[0]?.status).toBe('processing');
+    expect(withPolledProgress([done], phrases(0.5))[0]).toEqual(done);
+    expect(withPolledProgress([phrases(0)], { ...phrases(0.5), id: 'b' })[0]?.progress.fraction).toBe(0);
   });
 });

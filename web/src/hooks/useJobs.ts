@@ -3,8 +3,10 @@ import { useCallback, useEffect, useState } from 'react';
 import type { ApiClient } from '../api/client';
 import { describeError } from '../api/errors';
 import type { Job } from '../api/types';
-import { mergeJobs } from '../lib/jobs';
+import { mergeJobs, rendersPhrases, withPolledProgress } from '../lib/jobs';
 import type { LiveHandlers } from '../live/sse';
+
+const PHRASE_POLL_MS = 2000;
 
 /** Starts a live feed; resolves to its unsubscribe function. */
 export type Subscribe = (handlers: LiveHandlers) => Promise<() => void>;
@@ -47,6 +49,19 @@ export function useJobs(client: ApiClient, subscribe: Subscribe): JobsState {
       unsubscribe?.();
     };
   }, [client, subscribe, upsert]);
+
+  // The live feed does not carry phrase progress (the API computes it on read): poll those jobs.
+  const rendering = jobs.filter(rendersPhrases).map((j) => j.id).join(',');
+  useEffect(() => {
+    if (!rendering) return;
+    const timer = setInterval(() => {
+      for (const id of rendering.split(',')) {
+        // A missed poll only delays the bar; the feed still brings the job's end.
+        client.job(id).then((polled) => setJobs((current) => withPolledProgress(current, polled)), () => undefined);
+      }
+    }, PHRASE_POLL_MS);
+    return () => clearInterval(timer);
+  }, [client, rendering]);
 
   const loadOlder =
     typeof before === 'number'

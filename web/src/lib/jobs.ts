@@ -12,6 +12,21 @@ export function mergeJobs(jobs: readonly Job[], updates: readonly Job[]): Job[] 
   return [...byId.values()].sort((a, b) => b.createdAt - a.createdAt);
 }
 
+/** True while a job's phrases render: its document's fraction then stays 0 (phrase tasks do not write it). */
+export function rendersPhrases(job: Pick<Job, 'status' | 'progress'>): boolean {
+  return job.status === 'processing' && job.progress.stage === 'phrases';
+}
+
+/**
+ * Takes only the progress of a polled copy of a job (the API derives it from the phrase tasks), and
+ * only while both copies are rendering phrases: status changes come from the live feed alone.
+ */
+export function withPolledProgress(jobs: readonly Job[], polled: Job): Job[] {
+  return jobs.map((j) =>
+    j.id === polled.id && rendersPhrases(j) && rendersPhrases(polled) ? { ...j, progress: polled.progress } : j,
+  );
+}
+
 /** The render stages in the order the worker goes through them, with their names for people. */
 export const STAGES: readonly { id: string; label: string }[] = [
   { id: 'queued', label: 'Queued' },
