@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import wave
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +18,9 @@ from singer_tasks.voice_errors import VoiceError
 
 def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:
     """Mono 16-bit PCM WAV of float samples in [-1, 1]."""
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(sample_rate)
-        out.writeframes(pcm.tobytes())
+    from singer_tasks.render_job import encode_wav
+
+    path.write_bytes(encode_wav(samples, sample_rate))
 
 
 class ProgressBar:
@@ -58,22 +54,12 @@ class ProgressBar:
             self.stream.flush()
 
 
-def _phonemizer_dictionary(voice: Any) -> Any:
-    """None for the built-in voice; the voice's own dictionaries for a DiffSinger voice."""
-    files = voice.manifest.acoustic
-    if files is None:
-        return None
-    from singer_tasks.phonemize.dictionary import PhonemeDictionary
-
-    paths = {lang: str(path) for lang, path in files.dictionaries.items()}
-    return PhonemeDictionary.load_many(paths, prefixed=len(paths) > 1)
-
-
 def run_render(args: argparse.Namespace) -> int:
     """The `render` subcommand; returns the exit status."""
     from singer_tasks.parse import parse_score
     from singer_tasks.phonemize import score_to_phrases
     from singer_tasks.pipeline import render_phrases
+    from singer_tasks.render_job import phonemizer_dictionary
     from singer_tasks.runtime import get_voice
 
     source = Path(args.score)
@@ -91,7 +77,7 @@ def run_render(args: argparse.Namespace) -> int:
         voice = get_voice(args.voice)
         bar("voice", 1.0)
         bar("phonemize", 0.0)
-        phrases = score_to_phrases(score, language=args.language, dictionary=_phonemizer_dictionary(voice))
+        phrases = score_to_phrases(score, language=args.language, dictionary=phonemizer_dictionary(voice.manifest))
         bar("phonemize", 1.0)
         song = render_phrases(phrases, voice, steps=args.steps, progress=lambda s, f: bar("render", f))
         bar("write", 0.0)

@@ -24,8 +24,10 @@ import numpy as np
 from singer_tasks import phrase_cache
 from singer_tasks.ds import Phrase, dumps_ds
 from singer_tasks.limits import ScoreLimits
+from singer_tasks.phonemize.dictionary import PhonemeDictionary
 from singer_tasks.score import Score, SongTooLong
 from singer_tasks.service import ServiceSettings
+from singer_tasks.voices import VoiceManifest
 from taskkit.backends.base import BlobStore
 
 
@@ -103,12 +105,9 @@ def _limits(settings: ServiceSettings) -> ScoreLimits:
     )
 
 
-def _phonemizer_dictionary(voice_name: str) -> Any:
-    """None for the built-in voice; the voice's own dictionaries for a DiffSinger voice (torch-free)."""
-    from singer_tasks.phonemize.dictionary import PhonemeDictionary
-    from singer_tasks.voices import find_manifest
-
-    files = find_manifest(voice_name).acoustic
+def phonemizer_dictionary(manifest: VoiceManifest) -> PhonemeDictionary | None:
+    """None for the built-in voice (the phonemizer's own inventory); a DiffSinger voice's dictionaries."""
+    files = manifest.acoustic
     if files is None:
         return None
     paths = {lang: str(path) for lang, path in files.dictionaries.items()}
@@ -121,14 +120,15 @@ def prepare(
     """Download, parse and phonemize a job's score; store and return its plan."""
     from singer_tasks.parse import parse_score
     from singer_tasks.phonemize import score_to_phrases
+    from singer_tasks.voices import find_manifest
 
     progress("download", 0.0)
     data = blobs.get(job["inputPath"])
     progress("parse", 0.0)
     score = parse_score(data, job["inputPath"].rsplit("/", 1)[-1], limits=_limits(settings))
     progress("phonemize", 0.0)
-    voice_name = job.get("voice") or settings.default_voice
-    phrases = score_to_phrases(score, language=job.get("language"), dictionary=_phonemizer_dictionary(voice_name))
+    manifest = find_manifest(job.get("voice") or settings.default_voice)
+    phrases = score_to_phrases(score, language=job.get("language"), dictionary=phonemizer_dictionary(manifest))
     song_end = max((p.offset_s + p.duration_s for p in phrases), default=0.0)
     if song_end > settings.max_song_seconds:
         raise SongTooLong(

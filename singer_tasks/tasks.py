@@ -92,21 +92,23 @@ def render_failed(failure: taskkit.Failure) -> None:
         log.error("job.failed", job_id=job_id, code=failure.code, error=failure.message, task=failure.task)
 
 
+# What the three render tasks share: their topic, retries, and the hook that fails the job for good.
+TASK_OPTIONS: dict[str, Any] = {
+    "topic": RENDER_TOPIC,
+    "max_attempts": 3,
+    "min_backoff_s": 5.0,
+    "max_backoff_s": 60.0,
+    "on_failure": render_failed,
+}
+
+
 def _live_job(job_id: str) -> dict[str, Any] | None:
     """The job if it is still being rendered, else None (its phrase tasks then skip)."""
     job = kit.documents.get(jobs.job_path(job_id))
     return {"id": job_id, **job} if job is not None and job["status"] == "processing" else None
 
 
-@kit.task(
-    name=RENDER_TASK,
-    topic=RENDER_TOPIC,
-    max_attempts=3,
-    min_backoff_s=5.0,
-    max_backoff_s=60.0,
-    time_limit_s=min(120.0, _settings.render_time_limit_s),
-    on_failure=render_failed,
-)
+@kit.task(name=RENDER_TASK, time_limit_s=min(120.0, _settings.render_time_limit_s), **TASK_OPTIONS)
 def render(job_id: str) -> dict[str, Any] | None:
     """Start a job: parse and phonemize its score, then send one task per phrase and the assembly."""
     ctx = taskkit.current()
@@ -129,15 +131,7 @@ def render(job_id: str) -> dict[str, Any] | None:
     return {"phrases": len(members)}
 
 
-@kit.task(
-    name=PHRASE_TASK,
-    topic=RENDER_TOPIC,
-    max_attempts=3,
-    min_backoff_s=5.0,
-    max_backoff_s=60.0,
-    time_limit_s=_settings.render_time_limit_s,
-    on_failure=render_failed,
-)
+@kit.task(name=PHRASE_TASK, time_limit_s=_settings.render_time_limit_s, **TASK_OPTIONS)
 def render_phrase(job_id: str, index: int) -> dict[str, Any]:
     """Render one phrase into the phrase cache (or find it there)."""
     ctx = taskkit.current()
@@ -156,15 +150,7 @@ def render_phrase(job_id: str, index: int) -> dict[str, Any]:
     return {"cache": key}
 
 
-@kit.task(
-    name=ASSEMBLE_TASK,
-    topic=RENDER_TOPIC,
-    max_attempts=3,
-    min_backoff_s=5.0,
-    max_backoff_s=60.0,
-    time_limit_s=min(120.0, _settings.render_time_limit_s),
-    on_failure=render_failed,
-)
+@kit.task(name=ASSEMBLE_TASK, time_limit_s=min(120.0, _settings.render_time_limit_s), **TASK_OPTIONS)
 def assemble(job_id: str) -> dict[str, Any] | None:
     """Join the rendered phrases, store the outputs, complete the job and charge it (fenced)."""
     ctx = taskkit.current()
