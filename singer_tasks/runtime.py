@@ -17,7 +17,7 @@ import math
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from singer_tasks.voice_models import Voice
@@ -112,6 +112,30 @@ def cpu_quota() -> int:
     if quota is not None:
         cpus = min(cpus, max(1, math.ceil(quota)))
     return max(1, cpus)
+
+
+_libc: Any = None
+
+
+def release_free_memory() -> None:
+    """Give freed heap pages back to the system (glibc malloc_trim); a no-op elsewhere.
+
+    Tensors of a few MiB to 32 MiB come from glibc's heap once its adaptive mmap threshold has grown,
+    and the heap keeps their freed pages resident; trimming between vocoder chunks keeps a long phrase's
+    peak near what is really live (about 300 MiB lower for 30 s). Forcing such tensors onto mmap instead
+    (a fixed M_MMAP_THRESHOLD) was measured 40-50 % slower in the vocoder, from page faults.
+    """
+    global _libc
+    if _libc is None:
+        try:
+            import ctypes
+
+            _libc = ctypes.CDLL("libc.so.6")
+            _libc.malloc_trim  # noqa: B018 (raises AttributeError off glibc)
+        except (OSError, AttributeError):
+            _libc = False
+    if _libc:
+        _libc.malloc_trim(0)
 
 
 def configure_torch(workers: int = 1, threads: int | None = None) -> int:

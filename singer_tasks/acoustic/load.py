@@ -32,11 +32,19 @@ def read_config(path: Path) -> AcousticConfig:
 
 
 def load_torch_file(path: Path) -> Any:
-    """torch.load(weights_only=True) with errors that name the file (missing, truncated, unsafe)."""
+    """torch.load(weights_only=True) with errors that name the file (missing, truncated, unsafe).
+
+    The file is memory-mapped where its format allows (torch's zip format, the default since 1.6): the
+    tensors are then views of the file's pages, read on first use and never copied, so loading costs
+    neither a second copy of the weights nor reading what a model ignores (an optimizer's state).
+    """
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError:  # legacy (pre-zip) format, or damage: read it whole; errors are named below
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise CheckpointError(
             f"checkpoint {path} holds objects other than tensors, which are not loaded for safety: {e}. If it "
@@ -92,5 +100,7 @@ def build_acoustic_model(config: AcousticConfig, checkpoint_path: Path, vocab_si
         raise CheckpointError(
             f"{checkpoint_path} does not match its config.yaml (or phoneme dictionary): shapes {wrong[:3]}"
         )
-    model.load_state_dict(state, strict=True)
+    # assign: the parameters become the (memory-mapped) checkpoint tensors instead of copies of them
+    state = {k: v if v.dtype == expected[k].dtype else v.to(expected[k].dtype) for k, v in state.items()}
+    model.load_state_dict(state, strict=True, assign=True)
     return model.eval()

@@ -49,6 +49,6 @@ def load_vocoder(checkpoint_path: Path, config_path: Path | None = None) -> Gene
     ]
     if wrong:
         raise CheckpointError(f"{checkpoint_path} does not match its config.json: shapes {wrong[:3]}")
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(state, strict=True, assign=True)
     channels_last_weights(model)
     return model.eval()

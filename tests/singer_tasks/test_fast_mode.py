@@ -139,3 +139,21 @@ def test_voice_precision_follows_env_then_voice_yaml(tmp_path: Path, monkeypatch
     assert load_voice(folder).precision == ("bf16" if cpu_has_bf16() else "fp32")  # type: ignore[attr-defined]
     with pytest.raises(PrecisionError, match="precision='turbo'"):
         exact_voice.render_phrase(tiny_phrase(), precision="turbo")
+
+
+@pytest.mark.parametrize("name", ["voc-classic", "voc-mini"])
+def test_vocoder_chunks_equal_a_whole_pass(name: str) -> None:
+    folder = FIXTURES / name
+    vocoder = load_vocoder(folder / "model.ckpt")
+    case = torch.load(folder / "case.pt", weights_only=True)
+    mel, f0 = case["mel"].repeat(1, 1, 3), case["f0"].repeat(1, 3)  # long enough for three chunks
+    frames = mel.shape[-1]
+    with torch.inference_mode():
+        whole = vocoder(mel, f0, SourceNoise.zeros())
+        vocoder.chunk_frames = frames // 6 + 1  # six chunks, with the default context
+        chunked = vocoder(mel, f0, SourceNoise.zeros())
+        vocoder.chunk_context = 0  # no context: chunk edges are heard, so the context is what makes it exact
+        seams = vocoder(mel, f0, SourceNoise.zeros())
+    assert chunked.shape == whole.shape == (1, 1, frames * 512)
+    assert (chunked - whole).abs().max() <= 1e-5
+    assert (seams - whole).abs().max() > 1e-3
