@@ -50,6 +50,7 @@ locals {
     leases       = "taskkit_leases"
     dead_letters = "taskkit_dead_letters"
     chords       = "taskkit_chords"
+    mutexes      = "taskkit_mutexes"
   }
 }
 

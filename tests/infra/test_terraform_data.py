@@ -98,7 +98,7 @@ def test_ttl_policies_on_lease_and_dead_letter_records(tf: Terraform) -> None:
     assert ttl["field"] == "expireAt"
     assert blocks(ttl, "ttl_config") == [{}]
     collections = set(tf.locals["firestore_ttl_fields"].values())
-    assert collections == {"taskkit_leases", "taskkit_dead_letters", "taskkit_chords"}
+    assert collections == {"taskkit_leases", "taskkit_dead_letters", "taskkit_chords", "taskkit_mutexes"}
     overrides = {(o["collectionGroup"], o["fieldPath"]) for o in _json_indexes()["fieldOverrides"] if o["ttl"]}
     assert overrides == {(c, "expireAt") for c in collections}
 
