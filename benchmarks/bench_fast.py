@@ -60,6 +60,8 @@ def snr_db(reference: torch.Tensor, other: torch.Tensor) -> float:
 
 
 def _subprocess_json(code: str) -> dict[str, Any]:
+    """Run `code` in a fresh interpreter; its last stdout line is JSON. Peak RSS there is read from VmHWM:
+    a child's ru_maxrss on Linux starts from its parent's peak (it survives exec)."""
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
     if done.returncode != 0:
@@ -70,7 +72,7 @@ def _subprocess_json(code: str) -> dict[str, Any]:
 
 
 _COLD = """
-import json, resource, time
+import json, time
 t0 = time.perf_counter()
 import torch
 t_torch = time.perf_counter() - t0
@@ -82,12 +84,12 @@ folder = Path({folder!r})
 model = build_acoustic_model(read_config(folder / "config.yaml"), folder / "acoustic.ckpt", {vocab})
 vocoder = load_vocoder(folder / {voc!r})
 t_ready = time.perf_counter() - t0
-print(json.dumps({{"import_torch_s": t_torch, "imports_s": t_import, "ready_s": t_ready,
-                  "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")][0].split()[1]
+print(json.dumps({{"import_torch_s": t_torch, "imports_s": t_import, "ready_s": t_ready, "rss_mib": int(hwm) / 1024}}))
 """
 
 _RSS = """
-import json, resource, torch
+import json, torch
 from pathlib import Path
 from benchmarks.bench_voices import _acoustic_inputs
 from singer_tasks.acoustic.load import build_acoustic_model, read_config
@@ -101,7 +103,8 @@ model = build_acoustic_model(config, folder / "acoustic.ckpt", {vocab})
 vocoder = load_vocoder(folder / {voc!r})
 inputs = _acoustic_inputs(config, {seconds})
 synthesize(model, vocoder, inputs, precision={precision!r})
-print(json.dumps({{"rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")][0].split()[1]
+print(json.dumps({{"rss_mib": int(hwm) / 1024}}))
 """
 
 
@@ -112,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats per variant (median reported)")
     parser.add_argument("--classic", action="store_true", help="classic NSF source instead of pc-nsf (mini_nsf)")
     parser.add_argument("--skip-subprocess", action="store_true", help="no cold-start / 30 s RSS measurements")
+    parser.add_argument("--only-subprocess", action="store_true", help="only cold start and 30 s RSS")
     args = parser.parse_args(argv or [])
 
     threads = configure_torch()
@@ -138,6 +142,9 @@ def main(argv: list[str] | None = None) -> None:
         del state
         vpath = _save_vocoder({**DEFAULT_VOCODER, "mini_nsf": not args.classic}, folder)
         voc_rel = str(vpath.relative_to(folder))
+        if args.only_subprocess:
+            _fresh_process(folder, voc_rel, args.seconds)
+            return
         model = build_acoustic_model(config, ckpt, VOCAB)
         vocoder = load_vocoder(vpath)
         ov_vocoder = openvpi_side.OpenvpiVocoder(folder_src, vpath) if folder_src is not None else None
@@ -202,12 +209,21 @@ def _report(results: dict[str, Any], seconds: float, with_openvpi: bool) -> None
         if name.endswith(":out"):
             continue
         med[name] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    print(f"\n{'variant':10} {'whole s':>8} {'RTF':>6} {'acoustic RTF':>13} {'vocoder RTF':>12} {'x openvpi':>10}")
+    print(
+        f"\n{'variant':10} {'whole s':>8} {'RTF':>6} {'acoustic RTF':>13} {'vocoder RTF':>12} {'x openvpi':>10} "
+        f"{'x openvpi per repeat (median)':>30}"
+    )
     for name, m in med.items():
         ratio = med["openvpi"]["whole"] / m["whole"] if with_openvpi else float("nan")
+        # the same repeat's openvpi run against this one: robust to load that changes between repeats
+        paired = (
+            statistics.median(o["whole"] / r["whole"] for o, r in zip(results["openvpi"], results[name], strict=True))
+            if with_openvpi
+            else float("nan")
+        )
         print(
             f"{name:10} {m['whole']:8.2f} {m['whole'] / seconds:6.3f} {m['acoustic'] / seconds:13.3f} "
-            f"{m['vocoder'] / seconds:12.3f} {ratio:10.2f}"
+            f"{m['vocoder'] / seconds:12.3f} {ratio:10.2f} {paired:30.2f}"
         )
     if with_openvpi:
         ov = med["openvpi"]
