@@ -19,6 +19,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from singer_tasks.voice_errors import VoiceConfigError
+
 if TYPE_CHECKING:
     from singer_tasks.voice_models import Voice
 
@@ -35,8 +37,8 @@ PRECISION_MODES = ("exact", "fast", "auto")
 _CPUINFO = Path("/proc/cpuinfo")
 
 
-class PrecisionError(ValueError):
-    """A precision setting that is not one of exact, fast, auto."""
+class PrecisionError(VoiceConfigError):
+    """A precision setting (SINGER_PRECISION or a per-render value) that is not one of exact, fast, auto."""
 
 
 def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
