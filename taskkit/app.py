@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, overload
 
@@ -145,8 +146,6 @@ class Kit:
             raise EnqueueError("send_task needs a task name")
         if name in self.registry:
             return self.registry[name].apply_async(kwargs, task_id=task_id, topic=topic, parent=parent)
-        import uuid
-
         return self.publish(TaskMessage(name, task_id or uuid.uuid4().hex, dict(kwargs or {}), parent), topic=topic)
 
     # -- start-up checks ----------------------------------------------------------------------------
