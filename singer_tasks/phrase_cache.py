@@ -1,10 +1,11 @@
 """The phrase cache: a rendered phrase stored under a key of everything that decides its samples.
 
 Key material: the phrase itself (every field at full precision but its offset: the same phrase sung at
-another time sounds the same), the voice (name, and a hash of every file its manifest names), the render
-settings (steps, depth, seed), and the model code (a hash of the source of the modules that turn a
-phrase into samples). A later job with an unchanged phrase reuses the stored samples; an edited song
-renders only the phrases that changed. Entries are immutable (create-only), so racing writers agree.
+another time sounds the same), the voice (name, and a hash of every file its manifest names), the
+render settings (steps, depth, seed, and precision: fast mode's bf16 samples differ from exact fp32),
+and the model code (a hash of the source of the modules that turn a phrase into samples). A later job
+with an unchanged phrase reuses the stored samples; an edited song renders only the phrases that
+changed. Entries are immutable (create-only), so racing writers agree.
 Blobs live under `cache/phrases/`, where a lifecycle rule expires them.
 """
 
@@ -78,7 +79,14 @@ def voice_fingerprint(manifest: VoiceManifest) -> dict[str, Any]:
 
 
 def cache_key(
-    phrase: Phrase, manifest: VoiceManifest, *, steps: int | None, depth: float | None, seed: int, sample_rate: int
+    phrase: Phrase,
+    manifest: VoiceManifest,
+    *,
+    steps: int | None,
+    depth: float | None,
+    seed: int,
+    sample_rate: int,
+    precision: str,
 ) -> str:
     """The content key of one rendered phrase."""
     from singer_tasks.render_job import phrase_to_dict
@@ -88,7 +96,7 @@ def cache_key(
     material = {
         "phrase": segment,
         "voice": voice_fingerprint(manifest),
-        "settings": {"steps": steps, "depth": depth, "seed": seed, "sample_rate": sample_rate},
+        "settings": {"steps": steps, "depth": depth, "seed": seed, "sample_rate": sample_rate, "precision": precision},
         "code": model_code_version(),
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()

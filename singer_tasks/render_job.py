@@ -165,7 +165,13 @@ def render_one(
     voice = get_voice(voice_name)
     phrase = plan.phrases[index]
     key = phrase_cache.cache_key(
-        phrase, voice.manifest, steps=render["steps"], depth=render["depth"], seed=index, sample_rate=voice.sample_rate
+        phrase,
+        voice.manifest,
+        steps=render["steps"],
+        depth=render["depth"],
+        seed=index,
+        sample_rate=voice.sample_rate,
+        precision=str(getattr(voice, "precision", "fp32")),  # the built-in voice has only one
     )
     if blobs.exists(phrase_cache.blob_key(key)):
         return key
