@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
 from singer_tasks.acoustic.inputs import Curve
 from singer_tasks.ds import Phrase
@@ -176,17 +175,10 @@ def synthesize(
 
 
 def _voice_precision(manifest: VoiceManifest) -> str:
-    """$SINGER_PRECISION if set, else the voice.yaml's own defaults.precision if it names one, else auto."""
+    """$SINGER_PRECISION if set, else the voice.yaml's defaults.precision (exact, fast or auto)."""
     if os.environ.get(PRECISION_ENV):
         return resolve_precision()
-    if manifest.defaults.precision == "bf16":
-        return resolve_precision("fast")
-    try:  # the manifest's field defaults to fp32, so look whether voice.yaml really asks for it
-        raw = yaml.safe_load((manifest.folder / "voice.yaml").read_text(encoding="utf-8"))
-        explicit = raw.get("defaults", {}).get("precision") if isinstance(raw, dict) else None
-    except (OSError, yaml.YAMLError, AttributeError):
-        explicit = None
-    return resolve_precision("exact" if explicit == "fp32" else "auto")
+    return resolve_precision(manifest.defaults.precision)
 
 
 def _gender_to_shift(gender: float, shift_range: tuple[float, float]) -> float:

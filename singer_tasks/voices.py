@@ -19,7 +19,7 @@ A manifest names a voice's files (relative to its folder) and its defaults:
       steps: 20                 # optional; the experiment's sampling_steps otherwise
       depth: 0.4                # optional; 1 - T_start_infer (reflow) / K_step_infer / timesteps (ddpm)
       curves: {energy: -20.0, breathiness: -60.0, key_shift: 0.0, speed: 1.0}
-      precision: fp32           # or bf16: bfloat16 autocast, about 2x faster on avx512_bf16 CPUs
+      precision: auto           # exact (fp32, openvpi's output), fast (bf16), or auto (fast on bf16 CPUs)
 
 Every curve the acoustic config enables (energy, breathiness, voicing, tension, key_shift, speed)
 needs a default here; a phrase may override it per job with the .ds fields (`energy` +
@@ -75,7 +75,7 @@ class VoiceDefaults:
     steps: int | None = None
     depth: float | None = None
     curves: Mapping[str, float] = field(default_factory=dict)
-    precision: str = "fp32"  # "bf16": bfloat16 autocast, about 2x faster, not bit-exact
+    precision: str = "auto"  # exact (fp32, openvpi's output), fast (bf16 autocast), auto (fast where the CPU has bf16)
 
 
 @dataclass(frozen=True)
@@ -141,9 +141,12 @@ def _defaults(raw: dict[str, Any], path: Path) -> VoiceDefaults:
     unknown = sorted(set(curves) - set(CURVE_NAMES))
     if unknown:
         raise VoiceConfigError(f"{path}: unknown curve(s) {unknown} in defaults.curves (known: {list(CURVE_NAMES)})")
-    precision = str(raw.get("precision", "fp32"))
-    if precision not in ("fp32", "bf16"):
-        raise VoiceConfigError(f"{path}: defaults.precision must be fp32 or bf16, got {precision!r}")
+    requested = str(raw.get("precision", "auto"))
+    precision = {"fp32": "exact", "bf16": "fast"}.get(requested, requested)
+    if precision not in ("exact", "fast", "auto"):
+        raise VoiceConfigError(
+            f"{path}: defaults.precision must be exact, fast or auto (or fp32 / bf16), got {raw.get('precision')!r}"
+        )
     try:
         return VoiceDefaults(
             steps=None if raw.get("steps") is None else int(raw["steps"]),
