@@ -6,7 +6,9 @@ credit ledgers) is written once and runs unchanged on every backend family.
 
 Documents are JSON-compatible dicts addressed by slash paths (`"jobs/abc"`, `"users/u1"`); a path
 has an even number of segments, the collection is everything before the last one. Timestamps are
-float epoch seconds.
+float epoch seconds. A top-level `expireAt` field says when a record may be deleted: a family with
+TTL policies stores it as its native timestamp (Firestore TTL ignores numbers) and reads it back as
+epoch seconds, so code above the interface never sees the difference.
 """
 
 from __future__ import annotations
