@@ -154,8 +154,8 @@ def render_one(
     voice_name: str,
     render: dict[str, Any],
     check_time: Callable[[], None],
-) -> str:
-    """Render phrase `index` unless the cache has it; returns its cache key.
+) -> tuple[str, int]:
+    """Render phrase `index` unless the cache has it; returns its cache key and the sample rate.
 
     The seed is the phrase's index, as in a single-process render of the whole song, so both give
     the same samples.
@@ -173,14 +173,13 @@ def render_one(
         sample_rate=voice.sample_rate,
         precision=str(getattr(voice, "precision", "fp32")),  # the built-in voice has only one
     )
-    if blobs.exists(phrase_cache.blob_key(key)):
-        return key
-    voice.check_phrase(phrase)
-    samples = voice.render_phrase(
-        phrase, steps=render["steps"], depth=render["depth"], on_step=lambda i, n: check_time(), seed=index
-    )
-    phrase_cache.store(blobs, key, samples)
-    return key
+    if not blobs.exists(phrase_cache.blob_key(key)):
+        voice.check_phrase(phrase)
+        samples = voice.render_phrase(
+            phrase, steps=render["steps"], depth=render["depth"], on_step=lambda i, n: check_time(), seed=index
+        )
+        phrase_cache.store(blobs, key, samples)
+    return key, voice.sample_rate
 
 
 def assemble(plan: Plan, pieces: Sequence[np.ndarray], sample_rate: int) -> np.ndarray:

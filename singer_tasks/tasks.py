@@ -142,12 +142,12 @@ def render_phrase(job_id: str, index: int) -> dict[str, Any]:
     settings = ServiceSettings.from_env()
     plan = render_job.Plan.from_json(kit.blobs.get(render_job.plan_key(job_id)))
     voice_name = job.get("voice") or settings.default_voice
-    key = _as_rejection(
+    key, sample_rate = _as_rejection(
         lambda: render_job.render_one(
             kit.blobs, plan, index, voice_name, render_job.render_settings(job, settings), ctx.check_time
         )
     )
-    return {"cache": key}
+    return {"cache": key, "sampleRate": sample_rate}
 
 
 @kit.task(name=ASSEMBLE_TASK, time_limit_s=min(120.0, _settings.render_time_limit_s), **TASK_OPTIONS)
@@ -157,18 +157,18 @@ def assemble(job_id: str) -> dict[str, Any] | None:
     job = _live_job(job_id)
     if job is None:
         return None
-    from singer_tasks.runtime import get_voice
-
     settings = ServiceSettings.from_env()
     plan = render_job.Plan.from_json(kit.blobs.get(render_job.plan_key(job_id)))
-    sample_rate = _as_rejection(lambda: get_voice(job.get("voice") or settings.default_voice).sample_rate)
-    pieces = []
+    pieces, rates = [], set()
     for index in range(len(plan.phrases)):
-        member = kit.leases.get(f"{job_id}:{index}") or {}
-        cached = phrase_cache.load(kit.blobs, str((member.get("result") or {}).get("cache", "")))
+        result = (kit.leases.get(f"{job_id}:{index}") or {}).get("result") or {}
+        cached = phrase_cache.load(kit.blobs, str(result.get("cache", "")))
         if cached is None:
             raise taskkit.Retry(f"phrase {index} of job {job_id} is not in the cache yet")
         pieces.append(cached)
+        rates.add(int(result["sampleRate"]))
+    # The phrase tasks report the sample rate, so the assembly never loads the voice's models.
+    sample_rate = rates.pop()
     song = render_job.assemble(plan, pieces, sample_rate)
     keys = {}
     for kind, (filename, data, content_type) in render_job.outputs(plan, song, sample_rate).items():
