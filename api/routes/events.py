@@ -12,42 +12,59 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from api.deps import CurrentUser, KitDep
-from api.schemas import Job
+from api.routes.jobs import with_live_progress
 from taskkit.backends.base import Query, Snapshot
 
 router = APIRouter(prefix="/v1", tags=["events"])
 KEEPALIVE_S = 15.0
+PROGRESS_POLL_S = 1.0
+
+
+def _stage(doc: dict[str, Any]) -> str | None:
+    return (doc.get("progress") or {}).get("stage")
 
 
 @router.get("/events", response_class=StreamingResponse)
 async def job_events(request: Request, user: CurrentUser, kit: KitDep) -> StreamingResponse:
-    """`event: job` with the job's JSON each time one of the caller's jobs changes."""
+    """`event: job` with the job's JSON each time one of the caller's jobs changes, phrase progress included."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[list[Snapshot]] = asyncio.Queue()
 
-    def changed(snaps: list[Snapshot]) -> None:
+    def on_change(snaps: list[Snapshot]) -> None:
         loop.call_soon_threadsafe(queue.put_nowait, snaps)
 
-    watch = kit.documents.watch_query(Query("jobs", (("userId", "==", user.uid),)), changed)
+    watch = kit.documents.watch_query(Query("jobs", (("userId", "==", user.uid),)), on_change)
 
     async def stream() -> AsyncIterator[str]:
-        seen: dict[str, Any] = {}
+        seen: dict[str, Any] = {}  # job id -> the JSON last sent
+        docs: dict[str, dict[str, Any]] = {}
+        quiet_s = 0.0
         try:
             yield "retry: 2000\n\n"
             while not await request.is_disconnected():
+                changed: set[str] = set()
                 try:
-                    snaps = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                    for snap in await asyncio.wait_for(queue.get(), PROGRESS_POLL_S):
+                        docs[snap.id] = {"id": snap.id, **snap.data}
+                        changed.add(snap.id)
                 except TimeoutError:
+                    quiet_s += PROGRESS_POLL_S
+                # Phrase tasks do not write the job document: while phrases render, poll the chord.
+                rendering = {i for i, d in docs.items() if d["status"] == "processing" and _stage(d) == "phrases"}
+                for job_id in sorted(changed | rendering):
+                    live = await run_in_threadpool(with_live_progress, kit, docs[job_id])
+                    body = live.model_dump(by_alias=True)
+                    if seen.get(job_id) != body:
+                        seen[job_id] = body
+                        quiet_s = 0.0
+                        yield f"event: job\ndata: {json.dumps(body)}\n\n"
+                if quiet_s >= KEEPALIVE_S:
+                    quiet_s = 0.0
                     yield ": keepalive\n\n"
-                    continue
-                for snap in snaps:
-                    if seen.get(snap.id) != snap.data:
-                        seen[snap.id] = snap.data
-                        job = Job.from_doc({"id": snap.id, **snap.data}).model_dump(by_alias=True)
-                        yield f"event: job\ndata: {json.dumps(job)}\n\n"
         finally:
             watch.close()
 

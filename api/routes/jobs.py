@@ -78,7 +78,7 @@ def list_jobs(
     """The caller's jobs, newest first."""
     docs = jobs.list_jobs(kit.documents, user.uid, limit=limit, before=before)
     next_before = docs[-1]["createdAt"] if len(docs) == limit else None
-    return JobPage(jobs=[_with_live_progress(kit, d) for d in docs], next_before=next_before)
+    return JobPage(jobs=[with_live_progress(kit, d) for d in docs], next_before=next_before)
 
 
 def _owned(kit: KitDep, job_id: str, uid: str) -> dict:  # type: ignore[type-arg]
@@ -88,7 +88,7 @@ def _owned(kit: KitDep, job_id: str, uid: str) -> dict:  # type: ignore[type-arg
         raise HTTPException(404, str(e)) from e
 
 
-def _with_live_progress(kit: KitDep, job: dict) -> Job:  # type: ignore[type-arg]
+def with_live_progress(kit: KitDep, job: dict) -> Job:  # type: ignore[type-arg]
     """While phrases render, progress is the share of phrases done, read from the chord's members
     (phrase tasks do not write the job document)."""
     if job["status"] == "processing" and (job.get("progress") or {}).get("stage") == "phrases":
@@ -101,7 +101,7 @@ def _with_live_progress(kit: KitDep, job: dict) -> Job:  # type: ignore[type-arg
 @router.get("/{job_id}", response_model=Job, responses={404: {"model": Problem}})
 def get_job(job_id: str, user: CurrentUser, kit: KitDep) -> Job:
     """One of the caller's jobs."""
-    return _with_live_progress(kit, _owned(kit, job_id, user.uid))
+    return with_live_progress(kit, _owned(kit, job_id, user.uid))
 
 
 @router.get("/{job_id}/output", response_model=OutputUrls, responses={404: {"model": Problem}, 409: {"model": Problem}})

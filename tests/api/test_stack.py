@@ -176,3 +176,28 @@ def test_two_workers_render_phrases_at_the_same_time(data_dir: Path, store_kit: 
     assert len(owners) == 2  # both worker processes sang phrases
     spans = sorted((m.data["startedAt"], m.data["finishedAt"]) for m in members)
     assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))
+
+
+def test_the_event_stream_carries_phrase_progress(stack: Stack) -> None:
+    auth = sign_in(stack.url, "ivan")
+    score = song_bytes(20, phrase_per_bar=True)
+    up = httpx.post(f"{stack.url}/v1/uploads", files={"file": ("s.xml", score)}, headers=auth).json()
+    events: list[dict[str, Any]] = []
+
+    def listen() -> None:
+        with httpx.stream("GET", f"{stack.url}/v1/events", params={"access_token": auth["Authorization"][7:]},
+                          timeout=120) as response:  # fmt: skip
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    events.append(json.loads(line[6:]))
+                    if events[-1]["status"] in ("completed", "failed"):
+                        return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    httpx.post(f"{stack.url}/v1/jobs", json={"scoreId": up["scoreId"]}, headers=auth)
+    listener.join(120)
+    assert events and events[-1]["status"] == "completed"
+    fractions = [e["progress"]["fraction"] for e in events if e["progress"]["stage"] == "phrases"]
+    assert any(0.0 < f < 1.0 for f in fractions), fractions
+    assert fractions == sorted(fractions)  # phrases only ever finish
