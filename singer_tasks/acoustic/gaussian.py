@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from singer_tasks.acoustic.backbones import build_backbone
 from singer_tasks.acoustic.config import AcousticConfig
-from singer_tasks.acoustic.samplers import GAUSSIAN_ALGORITHMS, ConditionedDenoiser, StepCallback
+from singer_tasks.acoustic.samplers import GAUSSIAN_ALGORITHMS, ConditionedDenoiser, SpecRange, StepCallback
 
 
 def beta_schedule(kind: str, timesteps: int, max_beta: float) -> np.ndarray:
@@ -34,7 +34,7 @@ def _at(buffer: Tensor, t: Tensor) -> Tensor:
     return buffer.gather(-1, t).reshape(t.shape[0], 1, 1, 1)
 
 
-class GaussianDiffusion(nn.Module):
+class GaussianDiffusion(SpecRange, nn.Module):
     """Holds the noise backbone as `denoise_fn`; `sample` returns a mel [B, T, M]."""
 
     betas: Tensor
@@ -77,14 +77,6 @@ class GaussianDiffusion(nn.Module):
             self.register_buffer(name, torch.tensor(value, dtype=torch.float32))
         self.register_buffer("spec_min", torch.tensor(config.spec_min)[None, None, :n_mels])
         self.register_buffer("spec_max", torch.tensor(config.spec_max)[None, None, :n_mels])
-
-    def norm_spec(self, x: Tensor) -> Tensor:
-        """Mel -> [-1, 1]."""
-        return (x - self.spec_min) / (self.spec_max - self.spec_min) * 2 - 1
-
-    def denorm_spec(self, x: Tensor) -> Tensor:
-        """[-1, 1] -> mel."""
-        return (x + 1) / 2 * (self.spec_max - self.spec_min) + self.spec_min
 
     def sample(
         self,

@@ -11,10 +11,10 @@ from torch import Tensor, nn
 
 from singer_tasks.acoustic.backbones import build_backbone
 from singer_tasks.acoustic.config import AcousticConfig
-from singer_tasks.acoustic.samplers import REFLOW_ALGORITHMS, ConditionedDenoiser, StepCallback
+from singer_tasks.acoustic.samplers import REFLOW_ALGORITHMS, ConditionedDenoiser, SpecRange, StepCallback
 
 
-class RectifiedFlow(nn.Module):
+class RectifiedFlow(SpecRange, nn.Module):
     """Holds the velocity backbone as `velocity_fn`; `sample` returns a mel [B, T, M]."""
 
     spec_min: Tensor
@@ -27,14 +27,6 @@ class RectifiedFlow(nn.Module):
         self.time_scale_factor = config.time_scale_factor
         self.register_buffer("spec_min", torch.tensor(config.spec_min)[None, None, :n_mels], persistent=False)
         self.register_buffer("spec_max", torch.tensor(config.spec_max)[None, None, :n_mels], persistent=False)
-
-    def norm_spec(self, x: Tensor) -> Tensor:
-        """Mel -> [-1, 1]."""
-        return (x - self.spec_min) / (self.spec_max - self.spec_min) * 2 - 1
-
-    def denorm_spec(self, x: Tensor) -> Tensor:
-        """[-1, 1] -> mel."""
-        return (x + 1) / 2 * (self.spec_max - self.spec_min) + self.spec_min
 
     def sample(
         self,

@@ -26,3 +26,19 @@ class ConditionedDenoiser:
         if self.cond_projected is not None:
             return self.backbone(x, step, self.cond, cond_projected=self.cond_projected)  # type: ignore[no-any-return]
         return self.backbone(x, step, self.cond)  # type: ignore[no-any-return]
+
+
+class SpecRange:
+    """Mixin of the diffusion modules: maps mels to [-1, 1] and back with the `spec_min`/`spec_max`
+    buffers the module registers (persistent or not, as openvpi's state dicts have them)."""
+
+    spec_min: Tensor
+    spec_max: Tensor
+
+    def norm_spec(self, x: Tensor) -> Tensor:
+        """Mel -> [-1, 1]."""
+        return (x - self.spec_min) / (self.spec_max - self.spec_min) * 2 - 1
+
+    def denorm_spec(self, x: Tensor) -> Tensor:
+        """[-1, 1] -> mel."""
+        return (x + 1) / 2 * (self.spec_max - self.spec_min) + self.spec_min
