@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from singer_tasks.voice_errors import VoiceConfigError
+from taskkit.cpus import cpu_quota as taskkit_cpu_quota
+from taskkit.cpus import quota_from as _quota_from  # noqa: F401 - tested here
 
 if TYPE_CHECKING:
     from singer_tasks.voice_models import Voice
 
-_CGROUP_V2 = Path("/sys/fs/cgroup/cpu.max")
-_CGROUP_V1_QUOTA = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
-_CGROUP_V1_PERIOD = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
 
 _lock = threading.Lock()
 _configured: int | None = None
@@ -78,25 +77,6 @@ def resolve_precision(mode: str | None = None, *, bf16_native: bool | None = Non
     return "bf16" if chosen == "fast" else "fp32"
 
 
-def _affinity_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def _quota_from(text_max: str | None, text_quota: str | None, text_period: str | None) -> float | None:
-    if text_max is not None:
-        fields = text_max.split()
-        if len(fields) >= 2 and fields[0] != "max":
-            return int(fields[0]) / int(fields[1])
-        return None
-    if text_quota is not None and text_period is not None:
-        quota, period = int(text_quota), int(text_period)
-        return quota / period if quota > 0 and period > 0 else None
-    return None
-
-
 def _read(path: Path) -> str | None:
     try:
         return path.read_text().strip()
@@ -106,14 +86,7 @@ def _read(path: Path) -> str | None:
 
 def cpu_quota() -> int:
     """CPUs this process may use: the cgroup quota (v2, then v1) rounded up, capped by the affinity mask."""
-    cpus = _affinity_cpus()
-    try:
-        quota = _quota_from(_read(_CGROUP_V2), _read(_CGROUP_V1_QUOTA), _read(_CGROUP_V1_PERIOD))
-    except ValueError:
-        quota = None
-    if quota is not None:
-        cpus = min(cpus, max(1, math.ceil(quota)))
-    return max(1, cpus)
+    return max(1, math.ceil(taskkit_cpu_quota()))
 
 
 _libc: Any = None

@@ -30,6 +30,7 @@ from taskkit.app import Kit
 from taskkit.backends.local.blob_routes import create_blob_router
 from taskkit.backends.local.blobs import LocalBlobStore
 from taskkit.backends.local.dispatcher import LocalDispatcher, Subscription
+from taskkit.cpus import cpu_quota
 from taskkit.errors import ConfigError
 from taskkit.settings import Settings
 from taskkit.worker import DEAD_LETTER_PATH, PUSH_PATH
@@ -67,17 +68,6 @@ def project_config(root: Path | None = None) -> dict[str, Any]:
         return {}
     with path.open("rb") as f:
         return dict(tomllib.load(f).get("tool", {}).get("taskkit", {}))
-
-
-def cpu_quota() -> float:
-    """CPUs this process may use: the cgroup quota if one is set, else the CPU affinity."""
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            return max(1.0, int(quota) / int(period))
-    except (OSError, ValueError):
-        pass
-    return float(len(os.sched_getaffinity(0)))
 
 
 def free_port(host: str = "127.0.0.1") -> int:
