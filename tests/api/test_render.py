@@ -13,12 +13,12 @@ import pytest
 
 from singer_tasks import jobs
 from taskkit import Kit
-from taskkit.envelope import encode_envelope
 from taskkit.executor import Executor
 from taskkit.message import TaskMessage
 from tests.api.conftest import Client, song_bytes
 from tests.api.driver import InlineDriver
 from tests.singer_tasks.fixtures.scores.xmlbuild import measure, note, tempo, voice_score
+from tests.taskkit.conftest import push_body
 
 Clients = Callable[[str], Client]
 VOICES = Path(__file__).resolve().parents[1] / "singer_tasks" / "fixtures" / "voices"
@@ -26,10 +26,7 @@ VOICES = Path(__file__).resolve().parents[1] / "singer_tasks" / "fixtures" / "vo
 
 def deliver(kit: Kit, job_id: str, executor: Executor | None = None) -> str:
     """Deliver the job's render message once; returns the answer."""
-    message = TaskMessage("singer.render", f"render-{job_id}", {"job_id": job_id})
-    body = encode_envelope(
-        message.encode(), message.attributes(), message_id="1", subscription="s", publish_time=0, delivery_attempt=1
-    )
+    body = push_body(TaskMessage("singer.render", f"render-{job_id}", {"job_id": job_id}))
     return (executor or Executor(kit)).handle_push(body).answer.value
 
 
