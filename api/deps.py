@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from api.tokens import Caller, LocalTokens, Unauthenticated, Verifier
-from singer_tasks.service import ServiceSettings
+from singer_tasks.kit import ServiceSettings
 from taskkit import Kit
 
 

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.routes import auth, events, jobs, me, uploads
 from api.tokens import build_verifier
-from singer_tasks.service import ServiceSettings, kit
+from singer_tasks.kit import ServiceSettings, kit
 from taskkit import Kit
 from taskkit.logging import configure_logging
 

@@ -35,9 +35,9 @@ def build_voice(root: Path) -> None:
     import torch
 
     from benchmarks.bench_voices import DEFAULT_ACOUSTIC, DEFAULT_VOCODER, _save_vocoder
-    from singer_tasks.acoustic.load import read_config
-    from singer_tasks.acoustic.model import DiffSingerAcoustic
-    from singer_tasks.acoustic.phonemes import PhonemeDictionary
+    from singer_tasks.voices.diffsinger.acoustic.load import read_config
+    from singer_tasks.voices.diffsinger.acoustic.model import DiffSingerAcoustic
+    from singer_tasks.voices.diffsinger.acoustic.phonemes import PhonemeDictionary
 
     folder = root / "bench"
     folder.mkdir(parents=True)

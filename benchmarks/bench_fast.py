@@ -29,10 +29,10 @@ import yaml
 
 from benchmarks import openvpi_side
 from benchmarks.bench_voices import DEFAULT_ACOUSTIC, DEFAULT_VOCODER, VOCAB, _acoustic_inputs, _save_vocoder
-from singer_tasks.acoustic.config import AcousticConfig
-from singer_tasks.acoustic.load import build_acoustic_model
-from singer_tasks.runtime import configure_torch, cpu_has_bf16
-from singer_tasks.vocoder.load import load_vocoder
+from singer_tasks.voices.diffsinger.acoustic.config import AcousticConfig
+from singer_tasks.voices.diffsinger.acoustic.load import build_acoustic_model
+from singer_tasks.voices.runtime import configure_torch, cpu_has_bf16
+from singer_tasks.voices.vocoder.load import load_vocoder
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_CONFIG = ROOT / "tests/singer_tasks/fixtures/openvpi/main-lynxnet2-euler/config.yaml"
@@ -77,8 +77,8 @@ t0 = time.perf_counter()
 import torch
 t_torch = time.perf_counter() - t0
 from pathlib import Path
-from singer_tasks.acoustic.load import build_acoustic_model, read_config
-from singer_tasks.vocoder.load import load_vocoder
+from singer_tasks.voices.diffsinger.acoustic.load import build_acoustic_model, read_config
+from singer_tasks.voices.vocoder.load import load_vocoder
 t_import = time.perf_counter() - t0
 folder = Path({folder!r})
 model = build_acoustic_model(read_config(folder / "config.yaml"), folder / "acoustic.ckpt", {vocab})
@@ -92,10 +92,10 @@ _RSS = """
 import json, torch
 from pathlib import Path
 from benchmarks.bench_voices import _acoustic_inputs
-from singer_tasks.acoustic.load import build_acoustic_model, read_config
-from singer_tasks.runtime import configure_torch
-from singer_tasks.vocoder.load import load_vocoder
-from singer_tasks.voice_models import synthesize
+from singer_tasks.voices.diffsinger.acoustic.load import build_acoustic_model, read_config
+from singer_tasks.voices.runtime import configure_torch
+from singer_tasks.voices.vocoder.load import load_vocoder
+from singer_tasks.voices.models import synthesize
 configure_torch()
 folder = Path({folder!r})
 config = read_config(folder / "config.yaml")
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
             ov_acoustic.perturb(seed=1)
             state = ov_acoustic.state_dict()
         else:
-            from singer_tasks.acoustic.model import DiffSingerAcoustic
+            from singer_tasks.voices.diffsinger.acoustic.model import DiffSingerAcoustic
 
             state = {f"model.{k}": v for k, v in DiffSingerAcoustic(config, VOCAB).state_dict().items()}
         torch.save({"category": "acoustic", "state_dict": state}, ckpt)

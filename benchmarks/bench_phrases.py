@@ -48,8 +48,8 @@ def three_minute_song() -> bytes:
 
 def main() -> None:
     """Print first-run (loads music21, the CMU dictionary, g2p weights) and warm timings."""
-    from singer_tasks.parse import parse_score
     from singer_tasks.phonemize import PhonemeDictionary, score_to_phrases
+    from singer_tasks.score.read import parse_score
 
     data = three_minute_song()
     parse_s: list[float] = []

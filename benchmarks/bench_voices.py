@@ -1,6 +1,6 @@
 """Voice benchmarks: real-time factors of the acoustic model and the vocoder at openvpi's default sizes.
 
-Random weights, a 10 s phrase, the process's pinned torch threads (singer_tasks.runtime). Prints
+Random weights, a 10 s phrase, the process's pinned torch threads (singer_tasks.voices.runtime). Prints
 figures; asserts nothing about time. `python -m benchmarks.bench_voices [--profile] [--seconds S]`.
 """
 
@@ -16,12 +16,12 @@ from typing import Any
 
 import torch
 
-from singer_tasks.acoustic.config import AcousticConfig
-from singer_tasks.acoustic.load import build_acoustic_model
-from singer_tasks.acoustic.model import AcousticInputs
-from singer_tasks.runtime import configure_torch, cpu_quota
-from singer_tasks.vocoder.config import VocoderConfig
-from singer_tasks.vocoder.load import load_vocoder
+from singer_tasks.voices.diffsinger.acoustic.config import AcousticConfig
+from singer_tasks.voices.diffsinger.acoustic.load import build_acoustic_model
+from singer_tasks.voices.diffsinger.acoustic.model import AcousticInputs
+from singer_tasks.voices.runtime import configure_torch, cpu_quota
+from singer_tasks.voices.vocoder.config import VocoderConfig
+from singer_tasks.voices.vocoder.load import load_vocoder
 
 # openvpi configs/acoustic.yaml (main branch): hidden 384, 4 encoder layers, reflow + LYNXNet2
 # 1024 x 6, shallow diffusion from T_start 0.4 with euler 20 steps, 128 mels at 44.1 kHz / hop 512.
@@ -64,7 +64,7 @@ def _timed(fn: Any, repeats: int = 2) -> float:
 
 
 def _save_acoustic(config: AcousticConfig, folder: Path) -> Path:
-    from singer_tasks.acoustic.model import DiffSingerAcoustic
+    from singer_tasks.voices.diffsinger.acoustic.model import DiffSingerAcoustic
 
     model = DiffSingerAcoustic(config, VOCAB)
     path = folder / "acoustic.ckpt"
@@ -75,7 +75,7 @@ def _save_acoustic(config: AcousticConfig, folder: Path) -> Path:
 def _save_vocoder(raw: dict[str, Any], folder: Path) -> Path:
     import json
 
-    from singer_tasks.vocoder.nsf_hifigan import Generator
+    from singer_tasks.voices.vocoder.nsf_hifigan import Generator
 
     sub = folder / ("voc-mini" if raw.get("mini_nsf") else "voc-classic")
     sub.mkdir()
@@ -154,8 +154,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.profile:
             _profile("acoustic render", lambda: model.render(inputs, generator=noise_gen))
             _profile("vocoder (pc-nsf)", lambda: vocoder(mel, inputs.f0))
-    from singer_tasks.builtin_voice.voice import BuiltinAcoustic
-    from singer_tasks.ds import Phrase
+    from singer_tasks.phrase import Phrase
+    from singer_tasks.voices.builtin.voice import BuiltinAcoustic
 
     dur = args.seconds / 20
     phrase = Phrase(0.0, ("a", "i") * 10, (dur,) * 20, (2,) * 10, ("A3",) * 10, (2 * dur,) * 10, (0,) * 10,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from api.deps import KitDep, SettingsDep, get_local_tokens
 from api.schemas import LocalSignIn, Token
 from api.tokens import LocalTokens
-from singer_tasks.jobs import ensure_user
+from singer_tasks.jobs.transitions import ensure_user
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 

@@ -10,10 +10,10 @@ from fastapi import APIRouter, HTTPException, Query
 from api.deps import CurrentUser, KitDep, SettingsDep
 from api.routes.uploads import upload_key
 from api.schemas import Job, JobCreate, JobPage, OutputUrls, Problem
-from singer_tasks import jobs
-from singer_tasks.score import UnreadableScore
-from singer_tasks.service import RENDER_TASK, RENDER_TOPIC, render_task_id
-from singer_tasks.sniff import sniff_score
+from singer_tasks.jobs import transitions as jobs
+from singer_tasks.kit import RENDER_TASK, RENDER_TOPIC, render_task_id
+from singer_tasks.score.model import UnreadableScore
+from singer_tasks.score.sniff import sniff_score
 from taskkit import TaskkitError, chord_progress
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import CurrentUser, KitDep, SettingsDep
 from api.schemas import Me
-from singer_tasks.jobs import ensure_user
+from singer_tasks.jobs.transitions import ensure_user
 
 router = APIRouter(prefix="/v1", tags=["account"])
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter, File, HTTPException, UploadFile
 
 from api.deps import CurrentUser, KitDep, SettingsDep
 from api.schemas import Problem, Upload, UploadUrl, UploadUrlRequest
-from singer_tasks.score import UnreadableScore
-from singer_tasks.sniff import sniff_score
+from singer_tasks.score.model import UnreadableScore
+from singer_tasks.score.sniff import sniff_score
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
 CONTENT_TYPES = {".musicxml": "application/vnd.recordare.musicxml+xml", ".mxl": "application/vnd.recordare.musicxml"}

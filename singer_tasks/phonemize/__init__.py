@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from singer_tasks.ds import Phrase
 from singer_tasks.phonemize.dictionary import PhonemeDictionary
 from singer_tasks.phonemize.english import english_syllables
 from singer_tasks.phonemize.mandarin import has_hanzi, mandarin_syllables
@@ -18,7 +17,8 @@ from singer_tasks.phonemize.options import PhraseOptions
 from singer_tasks.phonemize.phrases import split_phrases, to_phrase
 from singer_tasks.phonemize.timing import build_words
 from singer_tasks.phonemize.units import Syllable
-from singer_tasks.score import NoLyrics, Note, Score, UnsupportedLanguage
+from singer_tasks.phrase import Phrase
+from singer_tasks.score.model import NoLyrics, Note, Score, UnsupportedLanguage
 
 __all__ = ["PhonemeDictionary", "PhraseOptions", "resolve_language", "score_to_phrases"]
 

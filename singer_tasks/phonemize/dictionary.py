@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from singer_tasks.score import ScoreError, UnknownPhoneme, UnsupportedLanguage
+from singer_tasks.score.model import ScoreError, UnknownPhoneme, UnsupportedLanguage
 
 SILENCE = "SP"
 BREATH = "AP"

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from singer_tasks.phonemize.dictionary import ARPABET_VOWELS, PhonemeDictionary
 from singer_tasks.phonemize.g2p import word_phonemes
 from singer_tasks.phonemize.units import Syllable
-from singer_tasks.score import Note
+from singer_tasks.score.model import Note
 
 _APOSTROPHES = str.maketrans({c: "'" for c in "\u2019\u2018\u02bc`\u00b4"})
 _WORD_BREAKS = re.compile(r"[_\u203f\u035c~\-\u2010\u2011\u2013\u2014/]")

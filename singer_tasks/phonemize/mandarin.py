@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from singer_tasks.phonemize.dictionary import PhonemeDictionary
 from singer_tasks.phonemize.units import Syllable
-from singer_tasks.score import Note, UnknownPhoneme
+from singer_tasks.score.model import Note, UnknownPhoneme
 
 _HANZI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]")
 _TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]|[a-zA-Z\u00c0-\u024f:]+")

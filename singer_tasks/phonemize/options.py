@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from singer_tasks.ds import DEFAULT_F0_TIMESTEP_S
+from singer_tasks.phrase import DEFAULT_F0_TIMESTEP_S
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from singer_tasks.ds import Phrase
 from singer_tasks.phonemize.dictionary import BREATH, SILENCE
 from singer_tasks.phonemize.options import PhraseOptions
 from singer_tasks.phonemize.pitch import PitchSegment, f0_curve
 from singer_tasks.phonemize.timing import Slot, Word
+from singer_tasks.phrase import Phrase
 
 _NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 

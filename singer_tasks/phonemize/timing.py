@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from singer_tasks.phonemize.dictionary import BREATH, SILENCE
 from singer_tasks.phonemize.options import PhraseOptions
 from singer_tasks.phonemize.units import Syllable
-from singer_tasks.score import Rest, Score
+from singer_tasks.score.model import Rest, Score
 
 IsVowel = Callable[[str], bool]
 

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-import singer_tasks.tasks  # noqa: F401 - registers the render task on the service kit
+import singer_tasks.render.tasks  # noqa: F401 - registers the render task on the service kit
 from api.main import create_app
-from singer_tasks.service import ServiceSettings
-from singer_tasks.service import kit as service_kit
+from singer_tasks.kit import ServiceSettings
+from singer_tasks.kit import kit as service_kit
 from taskkit import Kit, Settings
 from taskkit.supervisor import free_port
 from tests.singer_tasks.fixtures.scores.xmlbuild import measure, note, rest, tempo, voice_score

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from singer_tasks.service import ServiceSettings
+from singer_tasks.kit import ServiceSettings
 from taskkit import Kit
 from taskkit.backends.local.broker import LocalBroker
 from tests.api.conftest import Client, song_bytes

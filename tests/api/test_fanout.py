@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from singer_tasks.parse import parse_score
 from singer_tasks.phonemize import score_to_phrases
-from singer_tasks.pipeline import render_phrases
-from singer_tasks.render_job import Plan, plan_key
-from singer_tasks.runtime import get_voice
+from singer_tasks.render.job import Plan, plan_key
+from singer_tasks.render.pipeline import render_phrases
+from singer_tasks.score.read import parse_score
+from singer_tasks.voices.runtime import get_voice
 from taskkit import Kit
 from tests.api.conftest import Client, song_bytes
 from tests.api.driver import InlineDriver
@@ -50,7 +50,7 @@ def test_a_long_song_fans_out_and_equals_the_single_process_render(client: Clien
     voice = get_voice("builtin")
     single = render_phrases(phrases, voice)
     single = np.pad(single, (0, max(0, round(parsed.duration_s * voice.sample_rate) - len(single))))
-    from singer_tasks.render_job import encode_wav
+    from singer_tasks.render.job import encode_wav
 
     reference = pcm(encode_wav(single, voice.sample_rate))
     assert len(fanned) == len(reference) == round(20.0 * voice.sample_rate)

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from singer_tasks import jobs
-from singer_tasks.service import RENDER_TASK, RENDER_TOPIC, ServiceSettings, render_task_id
-from singer_tasks.service import kit as service_kit
+from singer_tasks.jobs import transitions as jobs
+from singer_tasks.kit import RENDER_TASK, RENDER_TOPIC, ServiceSettings, render_task_id
+from singer_tasks.kit import kit as service_kit
 from taskkit import Kit, Settings
 from taskkit.worker import DEAD_LETTER_PATH, PUSH_PATH, create_worker_app
 from tests.api.conftest import song_bytes

@@ -8,7 +8,7 @@ import sys
 
 from tests.taskkit.conftest import REPO
 
-HEAVY = ("torch", "music21", "numpy", "g2p_en", "pypinyin", "singer_tasks.tasks", "google.cloud.firestore")
+HEAVY = ("torch", "music21", "numpy", "g2p_en", "pypinyin", "singer_tasks.render.tasks", "google.cloud.firestore")
 
 
 def test_building_the_api_leaves_heavy_modules_unimported(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -9,8 +9,8 @@ from datetime import datetime
 import httpx
 import pytest
 
-from singer_tasks import jobs
-from singer_tasks.service import ServiceSettings
+from singer_tasks.jobs import transitions as jobs
+from singer_tasks.kit import ServiceSettings
 from taskkit.backends.base import DocumentStore
 from taskkit.backends.gcp import create_document_store
 from taskkit.settings import Settings

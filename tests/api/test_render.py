@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from singer_tasks import jobs
+from singer_tasks.jobs import transitions as jobs
 from taskkit import Kit
 from taskkit.executor import Executor
 from taskkit.message import TaskMessage

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from singer_tasks import jobs
-from singer_tasks.service import RENDER_TASK, RENDER_TOPIC, ServiceSettings, render_task_id
+from singer_tasks.jobs import transitions as jobs
+from singer_tasks.kit import RENDER_TASK, RENDER_TOPIC, ServiceSettings, render_task_id
 from taskkit import Kit, Settings
 from taskkit.backends.local.dispatcher import LocalDispatcher
 from taskkit.supervisor import free_port, subscriptions_for, wait_until_healthy
@@ -45,7 +45,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def stack(data_dir: Path) -> Iterator[Stack]:
-    s = Stack(data_dir, app="singer_tasks.tasks:kit", web="api.main:create_app", env=SERVICE_ENV).start()
+    s = Stack(data_dir, app="singer_tasks.render.tasks:kit", web="api.main:create_app", env=SERVICE_ENV).start()
     yield s
     s.stop()
 
@@ -130,14 +130,14 @@ def test_sweep_completes_a_job_whose_publish_was_lost(stack: Stack, store_kit: K
     sweep = subprocess.run(
         [sys.executable, "-m", "taskkit", "sweep"], env=env, cwd=REPO, capture_output=True, text=True, check=True
     )
-    assert json.loads(sweep.stdout)["republished"] == {"singer_tasks.tasks.republish_stale_jobs": 1}
+    assert json.loads(sweep.stdout)["republished"] == {"singer_tasks.render.tasks.republish_stale_jobs": 1}
     wait_for(lambda: job_status(store_kit, job["id"]) == "completed", timeout_s=60, what="the swept job")
 
 
 def test_worker_dying_on_every_delivery_fails_and_refunds_once(data_dir: Path, store_kit: Kit, tmp_path: Path) -> None:
     port = free_port()
     cmd = [sys.executable, "-m", "tests.taskkit.crashing_worker", str(port), str(tmp_path / "m"), "always-on-push"]
-    workers = Respawning([*cmd, "singer_tasks.tasks:kit"], fast_env(data_dir) | SERVICE_ENV)
+    workers = Respawning([*cmd, "singer_tasks.render.tasks:kit"], fast_env(data_dir) | SERVICE_ENV)
     url = f"http://127.0.0.1:{port}"
     dispatcher = LocalDispatcher(
         data_dir / "broker.sqlite3", subscriptions_for(store_kit.settings, [RENDER_TOPIC], [url])
@@ -161,7 +161,7 @@ def test_worker_dying_on_every_delivery_fails_and_refunds_once(data_dir: Path, s
 
 
 def test_two_workers_render_phrases_at_the_same_time(data_dir: Path, store_kit: Kit) -> None:
-    stack = Stack(data_dir, 2, app="singer_tasks.tasks:kit", web="api.main:create_app", env=SERVICE_ENV).start()
+    stack = Stack(data_dir, 2, app="singer_tasks.render.tasks:kit", web="api.main:create_app", env=SERVICE_ENV).start()
     try:
         auth = sign_in(stack.url, "gina")
         score = song_bytes(6, phrase_per_bar=True)

@@ -76,7 +76,7 @@ def test_storage_rules_limits_match_the_apis_upload_limits() -> None:
     if not (REPO / "api" / "routes" / "uploads.py").is_file():
         pytest.skip("api/routes/uploads.py does not exist yet")
     from api.routes.uploads import CONTENT_TYPES
-    from singer_tasks.service import ServiceSettings
+    from singer_tasks.kit import ServiceSettings
 
     assert size and int(size.group(1)) == ServiceSettings().max_upload_bytes
     assert types == set(CONTENT_TYPES.values())

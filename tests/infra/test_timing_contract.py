@@ -54,7 +54,7 @@ def _variables_read() -> set[str]:
     names = set(re.findall(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b", source))
     names |= {f"TASKKIT_{name.upper()}" for name in Settings.__dataclass_fields__}
     if (REPO / "singer_tasks" / "service.py").is_file():
-        service = importlib.import_module("singer_tasks.service")
+        service = importlib.import_module("singer_tasks.kit")
         settings_class = getattr(service, "ServiceSettings", None)
         if settings_class is not None:
             names |= {f"SINGER_{name.upper()}" for name in settings_class.__dataclass_fields__}

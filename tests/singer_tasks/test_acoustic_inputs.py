@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from singer_tasks.acoustic.inputs import Curve, phrase_inputs, phrase_mel2ph, resample_curve
-from singer_tasks.acoustic.load import read_config
-from singer_tasks.acoustic.phonemes import PhonemeDictionary
-from singer_tasks.ds import Phrase
-from singer_tasks.voice_errors import RenderInputError
+from singer_tasks.errors import RenderInputError
+from singer_tasks.phrase import Phrase
+from singer_tasks.voices.diffsinger.acoustic.inputs import Curve, phrase_inputs, phrase_mel2ph, resample_curve
+from singer_tasks.voices.diffsinger.acoustic.load import read_config
+from singer_tasks.voices.diffsinger.acoustic.phonemes import PhonemeDictionary
 
 FOLDER = Path(__file__).parent / "fixtures" / "openvpi" / "main-allembeds-rk4"
 FRAME_S = 512 / 44100
@@ -71,8 +71,8 @@ def test_bad_inputs_are_named() -> None:
 
 
 def test_multilingual_dictionary_and_language_embedding(tmp_path: Path) -> None:
-    from singer_tasks.acoustic.config import AcousticConfig
-    from singer_tasks.acoustic.model import DiffSingerAcoustic
+    from singer_tasks.voices.diffsinger.acoustic.config import AcousticConfig
+    from singer_tasks.voices.diffsinger.acoustic.model import DiffSingerAcoustic
 
     (tmp_path / "zh.txt").write_text("a\ta\nba\tb a\n")
     (tmp_path / "en.txt").write_text("aa\taa\nb\tb\n")

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from singer_tasks.acoustic.load import build_acoustic_model, read_config
-from singer_tasks.acoustic.model import AcousticInputs, DiffSingerAcoustic
-from singer_tasks.acoustic.phonemes import PhonemeDictionary
-from singer_tasks.voice_errors import CheckpointError, PhonemeError, VoiceConfigError
+from singer_tasks.errors import CheckpointError, PhonemeError, VoiceConfigError
+from singer_tasks.voices.diffsinger.acoustic.load import build_acoustic_model, read_config
+from singer_tasks.voices.diffsinger.acoustic.model import AcousticInputs, DiffSingerAcoustic
+from singer_tasks.voices.diffsinger.acoustic.phonemes import PhonemeDictionary
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openvpi"
 CASES = ["main-lynxnet2-euler", "main-allembeds-rk4", "v25-lynxnet-rk2", "legacy-wavenet-ddpm-ddim"]

@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from singer_tasks.acoustic.config import AcousticConfig
-from singer_tasks.acoustic.gaussian import GaussianDiffusion
-from singer_tasks.acoustic.reflow import RectifiedFlow
+from singer_tasks.voices.diffsinger.acoustic.config import AcousticConfig
+from singer_tasks.voices.diffsinger.acoustic.gaussian import GaussianDiffusion
+from singer_tasks.voices.diffsinger.acoustic.reflow import RectifiedFlow
 
 BASE = {
     "hidden_size": 8,

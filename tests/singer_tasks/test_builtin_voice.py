@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from singer_tasks.builtin_voice.phonemes import lookup
-from singer_tasks.builtin_voice.voice import BuiltinAcoustic
-from singer_tasks.ds import Phrase
-from singer_tasks.mel import MelConfig, mel_spectrogram
-from singer_tasks.vocoder.builtin import BuiltinVocoder
-from singer_tasks.voice_errors import PhonemeError
+from singer_tasks.errors import PhonemeError
+from singer_tasks.phrase import Phrase
+from singer_tasks.voices.builtin.phonemes import lookup
+from singer_tasks.voices.builtin.vocoder import BuiltinVocoder
+from singer_tasks.voices.builtin.voice import BuiltinAcoustic
+from singer_tasks.voices.mel import MelConfig, mel_spectrogram
 
 from .voice_measure import cents, lpc_formants, yin_pitch
 

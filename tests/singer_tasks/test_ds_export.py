@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from singer_tasks.cli import main
-from singer_tasks.ds import loads_ds
+from singer_tasks.cli.main import main
+from singer_tasks.phrase import loads_ds
 from tests.singer_tasks.fixtures.scores.xmlbuild import Lyric, measure, note, rest, tempo, voice_score
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scores"

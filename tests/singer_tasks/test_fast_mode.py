@@ -14,14 +14,14 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from singer_tasks.acoustic.layers import depthwise_conv_time
-from singer_tasks.acoustic.load import build_acoustic_model, read_config
-from singer_tasks.acoustic.model import AcousticInputs, DiffSingerAcoustic
-from singer_tasks.acoustic.phonemes import PhonemeDictionary
-from singer_tasks.runtime import PrecisionError, cpu_has_bf16, precision_setting, resolve_precision
-from singer_tasks.vocoder.load import load_vocoder
-from singer_tasks.vocoder.nsf_hifigan import SourceNoise
-from singer_tasks.voice_models import synthesize
+from singer_tasks.voices.diffsinger.acoustic.layers import depthwise_conv_time
+from singer_tasks.voices.diffsinger.acoustic.load import build_acoustic_model, read_config
+from singer_tasks.voices.diffsinger.acoustic.model import AcousticInputs, DiffSingerAcoustic
+from singer_tasks.voices.diffsinger.acoustic.phonemes import PhonemeDictionary
+from singer_tasks.voices.models import synthesize
+from singer_tasks.voices.runtime import PrecisionError, cpu_has_bf16, precision_setting, resolve_precision
+from singer_tasks.voices.vocoder.load import load_vocoder
+from singer_tasks.voices.vocoder.nsf_hifigan import SourceNoise
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openvpi"
 ACOUSTIC = ["main-lynxnet2-euler", "main-allembeds-rk4", "v25-lynxnet-rk2", "legacy-wavenet-ddpm-ddim"]
@@ -117,7 +117,7 @@ def test_cpu_bf16_detection_reads_the_flags() -> None:
 
 
 def test_voice_precision_follows_env_then_voice_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from singer_tasks.voice_models import load_voice
+    from singer_tasks.voices.models import load_voice
     from tests.singer_tasks.test_voices import _copy_tiny, tiny_phrase
 
     folder = _copy_tiny(tmp_path)

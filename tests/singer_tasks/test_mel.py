@@ -2,7 +2,7 @@
 
 The reference below builds the Slaney mel filterbank from its textbook definition (loop over filters,
 mel scale from its two-segment formula) and the spectrogram by an explicit windowed DFT per frame,
-sharing no code with singer_tasks.mel.
+sharing no code with singer_tasks.voices.mel.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from singer_tasks.mel import MelConfig, hz_to_mel, mel_filterbank, mel_spectrogram, mel_to_hz
+from singer_tasks.voices.mel import MelConfig, hz_to_mel, mel_filterbank, mel_spectrogram, mel_to_hz
 
 
 def _slaney_mel(f: float) -> float:

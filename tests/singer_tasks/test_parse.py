@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from singer_tasks.limits import ScoreLimits
-from singer_tasks.parse import parse_score
-from singer_tasks.score import NoLyrics, NoNotes, Note, PartNotFound, Rest, Score, ScoreError, ScoreTooLarge
+from singer_tasks.score.limits import ScoreLimits
+from singer_tasks.score.model import NoLyrics, NoNotes, Note, PartNotFound, Rest, Score, ScoreError, ScoreTooLarge
+from singer_tasks.score.read import parse_score
 from tests.singer_tasks.fixtures.scores.xmlbuild import (
     Lyric,
     measure,

@@ -9,7 +9,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from singer_tasks.parse import parse_score
+from singer_tasks.score.read import parse_score
 
 pytestmark = pytest.mark.slow
 

@@ -7,9 +7,9 @@ import zipfile
 
 import pytest
 
-from singer_tasks.limits import ScoreLimits
-from singer_tasks.parse import parse_score
-from singer_tasks.score import ScoreError, ScoreTooLarge, UnreadableScore
+from singer_tasks.score.limits import ScoreLimits
+from singer_tasks.score.model import ScoreError, ScoreTooLarge, UnreadableScore
+from singer_tasks.score.read import parse_score
 from tests.singer_tasks.fixtures.scores.xmlbuild import measure, note, tempo, to_mxl, voice_score
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>

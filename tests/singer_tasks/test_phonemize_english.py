@@ -15,7 +15,7 @@ from singer_tasks.phonemize import score_to_phrases
 from singer_tasks.phonemize.dictionary import PhonemeDictionary
 from singer_tasks.phonemize.english import clean_lyric, english_syllables, split_syllables
 from singer_tasks.phonemize.g2p import GruPredictor, _cmu, word_phonemes
-from singer_tasks.score import UnknownPhoneme
+from singer_tasks.score.model import UnknownPhoneme
 from tests.singer_tasks.fixtures.scores.songs import song
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,7 +54,7 @@ def test_no_network_and_no_nltk_data_needed(tmp_path: Path) -> None:
         socket.create_connection = refuse
         from singer_tasks.phonemize.english import english_syllables
         from singer_tasks.phonemize.dictionary import PhonemeDictionary
-        from singer_tasks.score import Note
+        from singer_tasks.score.model import Note
         notes = [Note(0, 1, 60, lyric="zorbulous"), Note(1, 1, 62, lyric="hello")]
         out = english_syllables(notes, PhonemeDictionary.builtin())
         assert all(s is not None for s in out), out

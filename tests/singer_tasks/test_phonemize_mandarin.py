@@ -10,7 +10,7 @@ from singer_tasks.phonemize import score_to_phrases
 from singer_tasks.phonemize.dictionary import DictionaryError, PhonemeDictionary
 from singer_tasks.phonemize.mandarin import mandarin_syllables, normalize_pinyin
 from singer_tasks.phonemize.pinyin_table import dictionary_text
-from singer_tasks.score import Note, UnknownPhoneme, UnsupportedLanguage
+from singer_tasks.score.model import Note, UnknownPhoneme, UnsupportedLanguage
 from tests.singer_tasks.fixtures.scores.songs import song
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from singer_tasks.ds import Phrase
 from singer_tasks.phonemize import PhraseOptions, score_to_phrases
+from singer_tasks.phrase import Phrase
 from tests.singer_tasks.fixtures.scores.songs import song
 from tests.singer_tasks.fixtures.scores.xmlbuild import midi_of
 

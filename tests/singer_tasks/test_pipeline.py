@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from singer_tasks.ds import Phrase
-from singer_tasks.pipeline import render_phrases
-from singer_tasks.voice_errors import RenderInputError
-from singer_tasks.voice_models import load_voice
+from singer_tasks.errors import RenderInputError
+from singer_tasks.phrase import Phrase
+from singer_tasks.render.pipeline import render_phrases
+from singer_tasks.voices.models import load_voice
 
 from .test_voices import TINY, tiny_phrase
 
@@ -75,8 +75,8 @@ def test_no_phrases_and_unknown_phonemes_fail_before_rendering() -> None:
 
 
 def test_a_real_score_through_parse_phonemize_and_the_builtin_voice() -> None:
-    from singer_tasks.parse import parse_score
     from singer_tasks.phonemize import score_to_phrases
+    from singer_tasks.score.read import parse_score
 
     path = Path(__file__).parent / "fixtures" / "scores" / "twinkle.musicxml"
     score = parse_score(path.read_bytes(), path.name)
@@ -90,7 +90,7 @@ def test_a_real_score_through_parse_phonemize_and_the_builtin_voice() -> None:
 def test_render_command_writes_a_wav(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import wave
 
-    from singer_tasks.cli import main
+    from singer_tasks.cli.main import main
 
     score = Path(__file__).parent / "fixtures" / "scores" / "twinkle.musicxml"
     out = tmp_path / "out.wav"

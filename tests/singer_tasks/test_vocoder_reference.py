@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from singer_tasks.vocoder.config import VocoderConfig
-from singer_tasks.vocoder.load import fold_weight_norm, load_vocoder
-from singer_tasks.vocoder.nsf_hifigan import SourceNoise
-from singer_tasks.voice_errors import CheckpointError, VoiceConfigError
+from singer_tasks.errors import CheckpointError, VoiceConfigError
+from singer_tasks.voices.vocoder.config import VocoderConfig
+from singer_tasks.voices.vocoder.load import fold_weight_norm, load_vocoder
+from singer_tasks.voices.vocoder.nsf_hifigan import SourceNoise
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openvpi"
 

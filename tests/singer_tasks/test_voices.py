@@ -11,11 +11,11 @@ import pytest
 import torch
 import yaml
 
-from singer_tasks import runtime
-from singer_tasks.ds import Phrase
-from singer_tasks.voice_errors import CheckpointError, PhonemeError, VoiceConfigError
-from singer_tasks.voice_models import BuiltinVoice, DiffSingerVoice, load_voice
-from singer_tasks.voices import find_manifest
+from singer_tasks.errors import CheckpointError, PhonemeError, VoiceConfigError
+from singer_tasks.phrase import Phrase
+from singer_tasks.voices import runtime
+from singer_tasks.voices.manifest import find_manifest
+from singer_tasks.voices.models import BuiltinVoice, DiffSingerVoice, load_voice
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = FIXTURES / "voices" / "tiny"
@@ -196,5 +196,7 @@ def test_manifests_are_readable_without_torch() -> None:
     import subprocess
     import sys
 
-    code = "import sys, singer_tasks.voices as v; v.find_manifest('builtin'); assert 'torch' not in sys.modules"
+    code = (
+        "import sys, singer_tasks.voices.manifest as v; v.find_manifest('builtin'); assert 'torch' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])

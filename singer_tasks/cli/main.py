@@ -1,0 +1,69 @@
+"""`python -m singer_tasks`: one subcommand per function below; add one by writing `cmd_<name>` and
+registering its parser in `build_parser` (heavy imports stay inside the command functions)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from singer_tasks.score.model import ScoreError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def cmd_ds(args: argparse.Namespace) -> int:
+    """Score -> .ds file (the phrases openvpi's inference scripts read)."""
+    from singer_tasks.phonemize import score_to_phrases
+    from singer_tasks.phrase import dumps_ds
+    from singer_tasks.score.read import parse_score
+
+    source = Path(args.score)
+    try:
+        data = source.read_bytes()
+    except OSError as e:
+        print(f"error: cannot read {source}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    part: int | str | None = int(args.part) if args.part and args.part.isdigit() else args.part
+    score = parse_score(data, source.name, part=part, verse=args.verse)
+    phrases = score_to_phrases(score, language=args.language, dictionary=args.dictionary)
+    Path(args.output).write_text(dumps_ds(phrases) + "\n", encoding="utf-8")
+    for warning in score.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    seconds = sum(p.duration_s for p in phrases)
+    print(f"wrote {args.output}: {len(phrases)} phrase(s), {seconds:.1f} s sung, part '{score.part_name}'")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser with every subcommand; each sets `func` to its command function."""
+    parser = argparse.ArgumentParser(
+        prog="python -m singer_tasks", description="The singing domain: scores to phrases and songs."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ds = sub.add_parser("ds", help="write a score's phrases as an openvpi .ds file")
+    ds.add_argument("score", help="MusicXML score: .musicxml, .xml or .mxl")
+    ds.add_argument("-o", "--output", required=True, help="the .ds file to write")
+    ds.add_argument("--language", choices=["en", "zh"], help="lyrics language (default: xml:lang, else guessed)")
+    ds.add_argument("--verse", type=int, default=1, help="lyric verse to sing (default 1)")
+    ds.add_argument("--part", help="part to sing: number (from 1) or name (default: the part with lyrics)")
+    ds.add_argument("--dictionary", help="a voice's dictionary file (default: the built-in voice's)")
+    ds.set_defaults(func=cmd_ds)
+
+    from singer_tasks.cli.render import add_parser as add_render_parser  # torch loads only when run
+
+    add_render_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; a bad score is reported on stderr with exit status 2."""
+    args = build_parser().parse_args(argv)
+    func: Command = args.func
+    try:
+        return func(args)
+    except ScoreError as e:
+        print(f"error ({e.code}): {e}", file=sys.stderr)
+        return 2

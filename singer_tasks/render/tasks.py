@@ -1,0 +1,198 @@
+"""The render job on taskkit: a chord of one task per phrase, then an assembly.
+
+`singer.render` (task id `render-{jobId}`) marks the job processing, parses and phonemizes the score
+and sends a chord: `singer.render_phrase` per phrase (`{jobId}:{index}`), each inside the push time
+limit and served from the phrase cache when it can be, then `singer.assemble` (`{jobId}:assemble`),
+which joins the phrases, writes the outputs under attempt-specific keys and, in one fenced
+transaction, points the job at them, marks it completed and settles the credits. Any task that fails
+for good fails the job once with a refund (the failure hook); phrase tasks of an ended job skip.
+
+The worker imports this module (it is `[tool.taskkit] app`); the API never does.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+import taskkit
+from singer_tasks.errors import CheckpointError, PhonemeError, RenderInputError, VoiceConfigError, VoiceError
+from singer_tasks.jobs import transitions as jobs
+from singer_tasks.kit import RENDER_TASK, RENDER_TOPIC, ServiceSettings, kit, render_task_id
+from singer_tasks.phrase import PhraseFormatError
+from singer_tasks.render import job as render_job
+from singer_tasks.render import phrase_cache
+from singer_tasks.score.model import ScoreError
+
+log = structlog.get_logger("singer.render")
+PROGRESS_INTERVAL_S = 1.0
+PHRASE_TASK = "singer.render_phrase"
+ASSEMBLE_TASK = "singer.assemble"
+_settings = ServiceSettings.from_env()  # task time limits are declared with the tasks
+
+
+def _error_code(exc: BaseException) -> str:
+    if isinstance(exc, PhonemeError):
+        return "voice_lacks_phoneme"
+    if isinstance(exc, CheckpointError | VoiceConfigError):
+        return "voice_unavailable"
+    if isinstance(exc, RenderInputError):
+        return "bad_render_input"
+    code = getattr(exc, "code", None)
+    return code if isinstance(code, str) else type(exc).__name__
+
+
+def _as_rejection(fn: Callable[[], Any]) -> Any:
+    """Run `fn`; a bad score, voice or missing input becomes a permanent failure with its code."""
+    try:
+        return fn()
+    except (ScoreError, VoiceError, PhraseFormatError) as e:
+        raise taskkit.Reject(str(e), code=_error_code(e)) from e
+    except taskkit.NotFound as e:
+        raise taskkit.Reject(
+            "the uploaded score is no longer stored; upload it again and create a new job", code="input_missing"
+        ) from e
+
+
+def _configure_threads() -> None:
+    """Pin torch to this worker's share of the CPUs (the embedded stack sets TASKKIT_WORKER_CPUS)."""
+    from singer_tasks.voices.runtime import configure_torch
+
+    share = os.environ.get("TASKKIT_WORKER_CPUS")
+    configure_torch(threads=max(1, int(float(share))) if share else None)
+
+
+class Progress:
+    """Throttled, fenced progress writes: at most one per interval, stage changes always."""
+
+    def __init__(self, ctx: taskkit.TaskContext, job_id: str) -> None:
+        self.ctx, self.job_id = ctx, job_id
+        self.last_write = 0.0
+        self.stage = ""
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        self.ctx.check_time()
+        now = time.monotonic()
+        if stage == self.stage and now - self.last_write < PROGRESS_INTERVAL_S:
+            return
+        self.stage, self.last_write = stage, now
+        jobs.set_progress(self.ctx.transaction, self.job_id, stage, fraction)
+
+
+def render_failed(failure: taskkit.Failure) -> None:
+    """Failure hook of every render task: the job ends failed with the error and a full refund, once."""
+    ctx = taskkit.current_or_none()
+    job_id = str(failure.kwargs.get("job_id", ""))
+    if not job_id:
+        return
+    transact: Callable[..., Any] = ctx.transaction if ctx is not None else kit.documents.transaction
+    if jobs.fail_job(transact, job_id, code=failure.code, message=failure.message):
+        log.error("job.failed", job_id=job_id, code=failure.code, error=failure.message, task=failure.task)
+
+
+# What the three render tasks share: their topic, retries, and the hook that fails the job for good.
+TASK_OPTIONS: dict[str, Any] = {
+    "topic": RENDER_TOPIC,
+    "max_attempts": 3,
+    "min_backoff_s": 5.0,
+    "max_backoff_s": 60.0,
+    "on_failure": render_failed,
+}
+
+
+def _live_job(job_id: str) -> dict[str, Any] | None:
+    """The job if it is still being rendered, else None (its phrase tasks then skip)."""
+    job = kit.documents.get(jobs.job_path(job_id))
+    return {"id": job_id, **job} if job is not None and job["status"] == "processing" else None
+
+
+@kit.task(name=RENDER_TASK, time_limit_s=min(120.0, _settings.render_time_limit_s), **TASK_OPTIONS)
+def render(job_id: str) -> dict[str, Any] | None:
+    """Start a job: parse and phonemize its score, then send one task per phrase and the assembly."""
+    ctx = taskkit.current()
+    settings = ServiceSettings.from_env()
+    job = jobs.start_job(ctx.transaction, job_id)
+    if job is None:
+        log.info("job.skipped", job_id=job_id, reason="already ended or missing")
+        return None
+    job["id"] = job_id
+    progress = Progress(ctx, job_id)
+    plan = _as_rejection(lambda: render_job.prepare(kit.blobs, job, settings, progress))
+    progress("phrases", 0.0)
+    members = [
+        render_phrase.signature({"job_id": job_id, "index": i}, task_id=f"{job_id}:{i}")
+        for i in range(len(plan.phrases))
+    ]
+    callback = assemble.signature({"job_id": job_id}, task_id=f"{job_id}:assemble")
+    taskkit.chord(members, callback, chord_id=job_id).apply_async(kit)
+    log.info("job.fanned_out", job_id=job_id, phrases=len(members))
+    return {"phrases": len(members)}
+
+
+@kit.task(name=PHRASE_TASK, time_limit_s=_settings.render_time_limit_s, **TASK_OPTIONS)
+def render_phrase(job_id: str, index: int) -> dict[str, Any]:
+    """Render one phrase into the phrase cache (or find it there)."""
+    ctx = taskkit.current()
+    job = _live_job(job_id)
+    if job is None:
+        return {"skipped": True}
+    _configure_threads()
+    settings = ServiceSettings.from_env()
+    plan = render_job.Plan.from_json(kit.blobs.get(render_job.plan_key(job_id)))
+    voice_name = job.get("voice") or settings.default_voice
+    key, sample_rate = _as_rejection(
+        lambda: render_job.render_one(
+            kit.blobs, plan, index, voice_name, render_job.render_settings(job, settings), ctx.check_time
+        )
+    )
+    return {"cache": key, "sampleRate": sample_rate}
+
+
+@kit.task(name=ASSEMBLE_TASK, time_limit_s=min(120.0, _settings.render_time_limit_s), **TASK_OPTIONS)
+def assemble(job_id: str) -> dict[str, Any] | None:
+    """Join the rendered phrases, store the outputs, complete the job and charge it (fenced)."""
+    ctx = taskkit.current()
+    job = _live_job(job_id)
+    if job is None:
+        return None
+    settings = ServiceSettings.from_env()
+    plan = render_job.Plan.from_json(kit.blobs.get(render_job.plan_key(job_id)))
+    pieces, rates = [], set()
+    for index in range(len(plan.phrases)):
+        result = (kit.leases.get(f"{job_id}:{index}") or {}).get("result") or {}
+        cached = phrase_cache.load(kit.blobs, str(result.get("cache", "")))
+        if cached is None:
+            raise taskkit.Retry(f"phrase {index} of job {job_id} is not in the cache yet")
+        pieces.append(cached)
+        rates.add(int(result["sampleRate"]))
+    # The phrase tasks report the sample rate, so the assembly never loads the voice's models.
+    sample_rate = rates.pop()
+    song = render_job.assemble(plan, pieces, sample_rate)
+    keys = {}
+    for kind, (filename, data, content_type) in render_job.outputs(plan, song, sample_rate).items():
+        keys[kind] = ctx.attempt_key(filename, prefix=f"jobs/{job_id}")
+        kit.blobs.put(keys[kind], data, content_type=content_type)
+    seconds = len(song) / sample_rate
+    if not jobs.complete_job(ctx.transaction, job_id, output=keys, seconds=seconds, settings=settings):
+        log.info("job.not_completed", job_id=job_id, reason="the job left processing while rendering")
+        return None
+    log.info("job.completed", job_id=job_id, seconds=round(seconds, 2), phrases=len(pieces))
+    return {"seconds": round(seconds, 3)}
+
+
+@kit.reconciler
+def republish_stale_jobs(k: taskkit.Kit) -> int:
+    """Jobs still pending long after creation lost their message: send it again, same task id."""
+    settings = ServiceSettings.from_env()
+    cutoff = time.time() - settings.stale_pending_s
+    stale = k.documents.query("jobs", [("status", "==", "pending"), ("updatedAt", "<", cutoff)], limit=500)
+    for snap in stale:
+        k.send_task(RENDER_TASK, {"job_id": snap.id}, task_id=render_task_id(snap.id), topic=RENDER_TOPIC)
+    return len(stale)
+
+
+__all__ = ["assemble", "kit", "render", "render_failed", "render_phrase", "republish_stale_jobs"]

@@ -1,0 +1,121 @@
+"""Reading untrusted MusicXML bytes safely, before music21 sees them.
+
+Both containers are checked here: plain .musicxml/.xml, and compressed .mxl (a zip whose
+META-INF/container.xml names the score). The XML parse refuses entity declarations and external
+references (billion laughs, XXE); the zip is measured before anything is inflated (zip bombs), and
+the inflation itself stops at the limit, since a zip header's sizes can lie.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+
+from singer_tasks.score.limits import ScoreLimits
+from singer_tasks.score.model import ScoreTooLarge, UnreadableScore
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_CHUNK = 1 << 16
+
+
+def load_score_xml(data: bytes, filename: str, limits: ScoreLimits) -> Element:
+    """The root element (`score-partwise`) of the score in `data`; raises UnreadableScore or ScoreTooLarge."""
+    if len(data) > limits.max_score_bytes:
+        raise ScoreTooLarge(
+            f"{filename} is {len(data):,} bytes, over the limit of {limits.max_score_bytes:,}; "
+            "upload a smaller score (compressed .mxl helps)"
+        )
+    if not data.strip():
+        raise UnreadableScore(f"{filename} is empty; upload a MusicXML (.musicxml, .xml or .mxl) file")
+    if filename.lower().endswith(".mxl") or data.startswith(_ZIP_MAGIC):
+        xml = _inflate_mxl(data, filename, limits)
+    else:
+        if len(data) > limits.max_xml_bytes:
+            raise ScoreTooLarge(f"{filename} is over the limit of {limits.max_xml_bytes:,} bytes of XML")
+        xml = data
+    root = parse_xml_safely(xml, filename)
+    if root.tag == "score-timewise":
+        raise UnreadableScore(
+            f"{filename} is a timewise MusicXML score; export it as partwise MusicXML and upload that"
+        )
+    if root.tag != "score-partwise":
+        raise UnreadableScore(
+            f"{filename} is XML but not a MusicXML score (root element <{root.tag}>); "
+            "upload a MusicXML export of your score"
+        )
+    notes = sum(1 for _ in root.iter("note"))
+    if notes > limits.max_xml_notes:
+        raise ScoreTooLarge(
+            f"{filename} holds {notes:,} notes over all its parts, over the limit of {limits.max_xml_notes:,}; "
+            "upload a score with the vocal part only"
+        )
+    return root
+
+
+def parse_xml_safely(xml: bytes, filename: str) -> Element:
+    """Parse XML with entity declarations and external references refused (a plain DOCTYPE is fine)."""
+    try:
+        root: Element = SafeET.fromstring(xml, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as e:
+        raise UnreadableScore(
+            f"{filename} declares XML entities or external references ({type(e).__name__}), which are "
+            "refused for safety; re-export the score from your notation program"
+        ) from e
+    except ParseError as e:
+        raise UnreadableScore(f"{filename} is not well-formed XML ({e}); re-export it as MusicXML") from e
+    return root
+
+
+def _inflate_mxl(data: bytes, filename: str, limits: ScoreLimits) -> bytes:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError) as e:
+        raise UnreadableScore(f"{filename} is not a valid .mxl (zip) archive; re-export it") from e
+    with archive:
+        members = archive.infolist()
+        if len(members) > limits.max_archive_members:
+            raise ScoreTooLarge(
+                f"{filename} holds {len(members)} files, over the limit of {limits.max_archive_members}"
+            )
+        total = sum(m.file_size for m in members)
+        if total > limits.max_xml_bytes:
+            raise ScoreTooLarge(f"{filename} unpacks to {total:,} bytes, over the limit of {limits.max_xml_bytes:,}")
+        for m in members:
+            # tiny members may compress absurdly well without harm; judge ratio only above 1 MB
+            if m.file_size > 1_000_000 and m.file_size > limits.max_compression_ratio * max(m.compress_size, 1):
+                raise ScoreTooLarge(
+                    f"{filename}: {m.filename} is compressed {m.file_size / max(m.compress_size, 1):.0f}:1, "
+                    "which looks like a zip bomb; re-export the score"
+                )
+        name = _root_file_name(archive, filename)
+        return _read_bounded(archive, name, filename, limits.max_xml_bytes)
+
+
+def _root_file_name(archive: zipfile.ZipFile, filename: str) -> str:
+    names = archive.namelist()
+    if "META-INF/container.xml" in names:
+        container = parse_xml_safely(archive.read("META-INF/container.xml"), f"{filename}:container.xml")
+        for el in container.iter():
+            if el.tag.rsplit("}", 1)[-1] == "rootfile" and el.get("full-path") in names:
+                return str(el.get("full-path"))
+    candidates = [n for n in names if not n.startswith("META-INF/") and n.lower().endswith((".xml", ".musicxml"))]
+    if not candidates:
+        raise UnreadableScore(f"{filename} is a zip archive without a MusicXML score inside")
+    return candidates[0]
+
+
+def _read_bounded(archive: zipfile.ZipFile, name: str, filename: str, limit: int) -> bytes:
+    out = bytearray()
+    try:
+        with archive.open(name) as stream:
+            while chunk := stream.read(_CHUNK):
+                out += chunk
+                if len(out) > limit:
+                    raise ScoreTooLarge(f"{filename}: {name} unpacks past the limit of {limit:,} bytes")
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise UnreadableScore(f"{filename}: {name} cannot be decompressed ({e}); re-export it") from e
+    return bytes(out)

@@ -1,0 +1,129 @@
+"""DiffSingerAcoustic: fs2 condition -> (aux decoder mel) -> diffusion/reflow decoder -> mel.
+
+Inference only. `render` takes prepared inputs (see `inputs.py`) and returns the ln-magnitude mel
+[B, T, n_mels] that openvpi's own inference produces for the same weights, inputs and noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from singer_tasks.voices.diffsinger.acoustic.aux_decoder import AuxDecoderAdaptor
+from singer_tasks.voices.diffsinger.acoustic.config import AcousticConfig
+from singer_tasks.voices.diffsinger.acoustic.encoder import FastSpeech2Acoustic
+from singer_tasks.voices.diffsinger.acoustic.gaussian import GaussianDiffusion
+from singer_tasks.voices.diffsinger.acoustic.reflow import RectifiedFlow
+from singer_tasks.voices.diffsinger.acoustic.samplers import StepCallback
+
+PRECISIONS = ("fp32", "bf16")
+
+
+@dataclass
+class AcousticInputs:
+    """Model inputs for one phrase: tokens [B, N], mel2ph [B, T] (1-based), f0 [B, T] Hz, curves [B, T]."""
+
+    tokens: Tensor
+    mel2ph: Tensor
+    f0: Tensor
+    curves: dict[str, Tensor] = field(default_factory=dict)
+    languages: Tensor | None = None
+    spk_id: Tensor | None = None
+    spk_mix: Tensor | None = None
+
+
+@dataclass
+class AcousticOutput:
+    """mel [B, T, M] (ln magnitude) and the aux decoder's mel (None without shallow diffusion)."""
+
+    mel: Tensor
+    aux_mel: Tensor | None
+
+
+class DiffSingerAcoustic(nn.Module):
+    """Submodules `fs2`, `aux_decoder` (shallow diffusion only) and `diffusion`, named as openvpi's."""
+
+    def __init__(self, config: AcousticConfig, vocab_size: int) -> None:
+        super().__init__()
+        self.config = config
+        self.fs2 = FastSpeech2Acoustic(config, vocab_size)
+        if config.use_shallow_diffusion:
+            self.aux_decoder = AuxDecoderAdaptor(config)
+        self.diffusion: RectifiedFlow | GaussianDiffusion
+        if config.diffusion_type == "reflow":
+            self.diffusion = RectifiedFlow(config)
+        elif config.diffusion_type == "ddpm":
+            self.diffusion = GaussianDiffusion(config)
+        else:
+            raise ValueError(f"diffusion_type {config.diffusion_type!r} is not ddpm or reflow")
+
+    def default_algorithm(self) -> str:
+        """The sampler the experiment's config names."""
+        cfg = self.config
+        return cfg.sampling_algorithm if cfg.diffusion_type == "reflow" else cfg.diff_accelerator
+
+    @torch.inference_mode()
+    def render(
+        self,
+        inputs: AcousticInputs,
+        *,
+        steps: int | None = None,
+        depth: float | None = None,
+        algorithm: str | None = None,
+        noise: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        on_step: StepCallback | None = None,
+        precision: str = "fp32",
+    ) -> AcousticOutput:
+        """Sample a mel. `noise` [B, 1, M, T] is the starting noise (drawn from `generator` if None);
+        `depth` in [0, 1] is the shallow-diffusion depth (1 = from pure noise). precision "fp32" is exact
+        (openvpi's output); "bf16" runs the denoiser under bfloat16 autocast (about 2x faster on CPUs
+        with avx512_bf16, mel within about 0.05 of fp32)."""
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        cfg = self.config
+        steps = cfg.default_steps if steps is None else steps
+        depth = cfg.default_depth if depth is None else depth
+        if steps < 1:
+            raise ValueError(f"steps must be at least 1, got {steps}")
+        if not 0.0 <= depth <= 1.0:
+            raise ValueError(f"depth must lie in [0, 1], got {depth}")
+        if not cfg.use_shallow_diffusion:
+            depth = 1.0
+        condition = self.fs2(
+            inputs.tokens,
+            inputs.mel2ph,
+            inputs.f0,
+            inputs.curves,
+            languages=inputs.languages,
+            spk_id=inputs.spk_id,
+            spk_mix=inputs.spk_mix,
+        )
+        frames_mask = (inputs.mel2ph > 0).float()[:, :, None]
+        aux_mel = self.aux_decoder(condition) * frames_mask if cfg.use_shallow_diffusion else None
+        b, t = inputs.mel2ph.shape
+        shape = (b, 1, cfg.mel.n_mels, t)
+        if noise is None:
+            noise = torch.randn(shape, generator=generator)
+        elif tuple(noise.shape) != shape:
+            raise ValueError(f"starting noise has shape {tuple(noise.shape)}, expected {shape}")
+        fast = precision == "bf16"
+        # autocast caches its bf16 copies of the weights across the steps, but not for inference-mode
+        # tensors: fast mode samples under no_grad instead (measured 5 % faster), exact mode stays as is.
+        with (
+            torch.inference_mode(not fast),
+            torch.no_grad(),
+            torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast),
+        ):
+            mel = self.diffusion.sample(
+                condition,
+                noise,
+                src_spec=aux_mel,
+                depth=depth,
+                steps=steps,
+                algorithm=algorithm or self.default_algorithm(),
+                on_step=on_step,
+            ).float()
+        return AcousticOutput(mel=mel * frames_mask, aux_mel=aux_mel)

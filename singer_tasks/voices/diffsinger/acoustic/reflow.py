@@ -1,0 +1,95 @@
+"""Rectified flow decoder (openvpi RectifiedFlow): integrates a velocity field from noise to mel.
+
+With shallow diffusion the integration starts at t_start = 1 - depth from the mix
+t_start * aux_mel + (1 - t_start) * noise. Samplers: euler, rk2, rk4 (and rk5), as openvpi's.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from singer_tasks.voices.diffsinger.acoustic.backbones import build_backbone
+from singer_tasks.voices.diffsinger.acoustic.config import AcousticConfig
+from singer_tasks.voices.diffsinger.acoustic.samplers import (
+    REFLOW_ALGORITHMS,
+    ConditionedDenoiser,
+    SpecRange,
+    StepCallback,
+)
+
+
+class RectifiedFlow(SpecRange, nn.Module):
+    """Holds the velocity backbone as `velocity_fn`; `sample` returns a mel [B, T, M]."""
+
+    spec_min: Tensor
+    spec_max: Tensor
+
+    def __init__(self, config: AcousticConfig) -> None:
+        super().__init__()
+        n_mels = config.mel.n_mels
+        self.velocity_fn = build_backbone(n_mels, config.hidden_size, config.backbone)
+        self.time_scale_factor = config.time_scale_factor
+        self.register_buffer("spec_min", torch.tensor(config.spec_min)[None, None, :n_mels], persistent=False)
+        self.register_buffer("spec_max", torch.tensor(config.spec_max)[None, None, :n_mels], persistent=False)
+
+    def sample(
+        self,
+        condition: Tensor,
+        noise: Tensor,
+        *,
+        src_spec: Tensor | None,
+        depth: float,
+        steps: int,
+        algorithm: str,
+        on_step: StepCallback | None = None,
+    ) -> Tensor:
+        """condition [B, T, H], noise [B, 1, M, T], src_spec [B, T, M] (aux mel) -> mel [B, T, M]."""
+        if algorithm not in REFLOW_ALGORITHMS:
+            raise ValueError(f"unknown rectified-flow sampler {algorithm!r}; use one of {REFLOW_ALGORITHMS}")
+        t_start = 1.0 - depth
+        if t_start > 0:
+            if src_spec is None:
+                raise ValueError("a shallow render (depth < 1) needs the aux decoder's mel")
+            x_end = self.norm_spec(src_spec).transpose(-2, -1)[:, None]  # (B, 1, M, T)
+            x = x_end if t_start >= 1 else t_start * x_end + (1 - t_start) * noise
+        else:
+            t_start = 0.0
+            x = noise
+        if t_start < 1:
+            denoiser = ConditionedDenoiser(self.velocity_fn, condition.transpose(1, 2))
+            dt = (1.0 - t_start) / max(1, steps)
+            dts = torch.tensor([dt]).to(x)
+            step_fn = getattr(self, f"_step_{algorithm}")
+            for i in range(steps):
+                x = step_fn(denoiser, x, t_start + i * dts, dt)
+                if on_step is not None:
+                    on_step(i + 1, steps)
+        return self.denorm_spec(x.float().transpose(2, 3).squeeze(1))
+
+    def _v(self, denoiser: ConditionedDenoiser, x: Tensor, t: Tensor) -> Tensor:
+        return denoiser(x, self.time_scale_factor * t)
+
+    def _step_euler(self, fn: ConditionedDenoiser, x: Tensor, t: Tensor, dt: float) -> Tensor:
+        return x + self._v(fn, x, t) * dt
+
+    def _step_rk2(self, fn: ConditionedDenoiser, x: Tensor, t: Tensor, dt: float) -> Tensor:
+        k1 = self._v(fn, x, t)
+        k2 = self._v(fn, x + 0.5 * k1 * dt, t + 0.5 * dt)
+        return x + k2 * dt
+
+    def _step_rk4(self, fn: ConditionedDenoiser, x: Tensor, t: Tensor, dt: float) -> Tensor:
+        k1 = self._v(fn, x, t)
+        k2 = self._v(fn, x + 0.5 * k1 * dt, t + 0.5 * dt)
+        k3 = self._v(fn, x + 0.5 * k2 * dt, t + 0.5 * dt)
+        k4 = self._v(fn, x + k3 * dt, t + dt)
+        return x + (k1 + 2 * k2 + 2 * k3 + k4) * dt / 6
+
+    def _step_rk5(self, fn: ConditionedDenoiser, x: Tensor, t: Tensor, dt: float) -> Tensor:
+        k1 = self._v(fn, x, t)
+        k2 = self._v(fn, x + 0.25 * k1 * dt, t + 0.25 * dt)
+        k3 = self._v(fn, x + 0.125 * (k2 + k1) * dt, t + 0.25 * dt)
+        k4 = self._v(fn, x + 0.5 * (-k2 + 2 * k3) * dt, t + 0.5 * dt)
+        k5 = self._v(fn, x + 0.0625 * (3 * k1 + 9 * k4) * dt, t + 0.75 * dt)
+        k6 = self._v(fn, x + (-3 * k1 + 2 * k2 + 12 * k3 - 12 * k4 + 8 * k5) * dt / 7, t + dt)
+        return x + (7 * k1 + 32 * k3 + 12 * k4 + 32 * k5 + 7 * k6) * dt / 90

@@ -1,0 +1,253 @@
+"""Loaded voices (torch side): the built-in DSP voice and DiffSinger acoustic + NSF-HiFiGAN voices.
+
+`load_voice` checks everything a render needs up front, so a bad voice fails at load with a message
+naming the file and the problem, not halfway through a song.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from singer_tasks.errors import CheckpointError, RenderInputError, VoiceConfigError
+from singer_tasks.phrase import Phrase
+from singer_tasks.voices.diffsinger.acoustic.inputs import Curve
+from singer_tasks.voices.manifest import CURVE_NAMES, VoiceManifest, find_manifest
+from singer_tasks.voices.runtime import PRECISION_ENV, resolve_precision
+
+StepHook = Callable[[int, int], None]
+# .ds field names of the per-job curve overrides (openvpi's): key shift is "gender", speed "velocity".
+_DS_FIELDS = {"energy": "energy", "breathiness": "breathiness", "voicing": "voicing", "tension": "tension",
+              "key_shift": "gender", "speed": "velocity"}  # fmt: skip
+
+
+class Voice:
+    """A loaded voice: `render_phrase` turns one phrase into audio at `sample_rate`."""
+
+    manifest: VoiceManifest
+    sample_rate: int
+
+    @property
+    def name(self) -> str:
+        """The voice's name."""
+        return self.manifest.name
+
+    def check_phrase(self, phrase: Phrase) -> None:
+        """Raise PhonemeError / RenderInputError if the voice cannot sing this phrase."""
+        raise NotImplementedError
+
+    def render_phrase(
+        self, phrase: Phrase, *, steps: int | None = None, depth: float | None = None, on_step: StepHook | None = None,
+        seed: int = 0, precision: str | None = None,
+    ) -> np.ndarray:  # fmt: skip
+        """float32 waveform of one phrase (its own timeline, offset not applied).
+
+        `precision` (exact, fast, auto; None = the voice's setting) matters only to neural voices."""
+        raise NotImplementedError
+
+
+class BuiltinVoice(Voice):
+    """The weight-free DSP voice; its vocoder passes the synthesised waveform through."""
+
+    def __init__(self, manifest: VoiceManifest) -> None:
+        from singer_tasks.voices.builtin.voice import BuiltinAcoustic
+
+        self.manifest = manifest
+        self.acoustic = BuiltinAcoustic()
+        self.sample_rate = self.acoustic.mel_config.sample_rate
+
+    def check_phrase(self, phrase: Phrase) -> None:
+        self.acoustic.check_phonemes(phrase)
+
+    def render_phrase(
+        self, phrase: Phrase, *, steps: int | None = None, depth: float | None = None, on_step: StepHook | None = None,
+        seed: int = 0, precision: str | None = None,
+    ) -> np.ndarray:  # fmt: skip
+        rendering = self.acoustic.render(phrase, seed=seed)
+        if on_step is not None:
+            on_step(1, 1)
+        return rendering.waveform
+
+
+class DiffSingerVoice(Voice):
+    """openvpi acoustic model + NSF-HiFiGAN vocoder, with the voice.yaml defaults."""
+
+    def __init__(self, manifest: VoiceManifest) -> None:
+        from singer_tasks.voices.diffsinger.acoustic.load import build_acoustic_model, read_config
+        from singer_tasks.voices.diffsinger.acoustic.phonemes import PhonemeDictionary
+        from singer_tasks.voices.vocoder.config import VocoderConfig
+        from singer_tasks.voices.vocoder.load import load_vocoder
+
+        if manifest.acoustic is None or manifest.vocoder is None:
+            raise VoiceConfigError(f"voice {manifest.name!r} lacks its acoustic or vocoder section")
+        self.manifest = manifest
+        files = manifest.acoustic
+        self.config = read_config(files.config)
+        vocoder_config = VocoderConfig.read(manifest.vocoder.config)
+        _check_mel(self.config.mel, vocoder_config.mel, files.config, manifest.vocoder.config)
+        self.sample_rate = self.config.mel.sample_rate
+        self.curves = _check_curves(manifest, self.config)
+        self.speaker_id = _speaker(manifest, self.config.use_spk_id, self.config.num_spk)
+        self.dictionary = PhonemeDictionary.read(
+            files.dictionaries, (*self.config.extra_phonemes, *files.extra_phonemes)
+        )
+        self.model = build_acoustic_model(self.config, files.checkpoint, self.dictionary.vocab_size)
+        self.vocoder = load_vocoder(manifest.vocoder.checkpoint, manifest.vocoder.config)
+        self.precision = _voice_precision(manifest)  # "fp32" (exact) or "bf16" (fast)
+
+    def check_phrase(self, phrase: Phrase) -> None:
+        self.dictionary.encode(phrase.ph_seq, phrase.lang)
+
+    def _curves(self, phrase: Phrase) -> dict[str, float | Curve]:
+        """voice.yaml defaults, overridden by the phrase's .ds curve fields."""
+        curves: dict[str, float | Curve] = dict(self.curves)
+        for name, ds_field in _DS_FIELDS.items():
+            value = phrase.extra.get(ds_field)
+            if name not in curves or value is None:
+                continue
+            if isinstance(value, (int, float)):
+                curves[name] = (
+                    _gender_to_shift(float(value), self.config.key_shift_range) if name == "key_shift" else float(value)
+                )
+                continue
+            points = [float(x) for x in (value.split() if isinstance(value, str) else value)]
+            if name == "key_shift":
+                points = [_gender_to_shift(g, self.config.key_shift_range) for g in points]
+            timestep = float(phrase.extra.get(f"{ds_field}_timestep", phrase.f0_timestep_s))
+            curves[name] = Curve(points, timestep)
+        return curves
+
+    def render_phrase(
+        self, phrase: Phrase, *, steps: int | None = None, depth: float | None = None, on_step: StepHook | None = None,
+        seed: int = 0, precision: str | None = None,
+    ) -> np.ndarray:  # fmt: skip
+        """As `Voice.render_phrase`; `precision` (exact, fast, auto) overrides the voice's setting."""
+        from singer_tasks.voices.diffsinger.acoustic.inputs import phrase_inputs
+
+        inputs = phrase_inputs(phrase, self.config, self.dictionary, curves=self._curves(phrase),
+                               spk_id=self.speaker_id)  # fmt: skip
+        defaults = self.manifest.defaults
+        _, wave = synthesize(
+            self.model, self.vocoder, inputs,
+            precision=self.precision if precision is None else resolve_precision(precision),
+            steps=steps if steps is not None else defaults.steps,
+            depth=depth if depth is not None else defaults.depth,
+            seed=seed, on_step=on_step,
+        )  # fmt: skip
+        return wave.reshape(-1).numpy().astype(np.float32)
+
+
+def synthesize(
+    model: Any,
+    vocoder: Any,
+    inputs: Any,
+    *,
+    precision: str,
+    steps: int | None = None,
+    depth: float | None = None,
+    seed: int = 0,
+    noise: torch.Tensor | None = None,
+    on_step: StepHook | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Acoustic model then vocoder for one phrase: (mel [B, T, M] ln scale, float32 waveform [B, 1, N]).
+
+    precision "fp32" is exact (openvpi's output); "bf16" runs the denoiser and the vocoder's convolutions
+    under bfloat16 autocast. The encoder, aux decoder and the mel itself stay float32 either way.
+    """
+    from singer_tasks.voices.mel import to_natural_log
+
+    fast = precision == "bf16"
+    with torch.inference_mode():
+        out = model.render(
+            inputs, steps=steps, depth=depth, noise=noise, generator=torch.Generator().manual_seed(seed),
+            on_step=on_step, precision=precision,
+        )  # fmt: skip
+        mel = to_natural_log(out.mel, model.config.mel.mel_base)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
+            wave = vocoder(mel.transpose(1, 2), inputs.f0, generator=torch.Generator().manual_seed(seed))
+    return mel, wave.float()
+
+
+def _voice_precision(manifest: VoiceManifest) -> str:
+    """$SINGER_PRECISION if set, else the voice.yaml's defaults.precision (exact, fast or auto)."""
+    if os.environ.get(PRECISION_ENV):
+        return resolve_precision()
+    return resolve_precision(manifest.defaults.precision)
+
+
+def _gender_to_shift(gender: float, shift_range: tuple[float, float]) -> float:
+    """openvpi's gender (-1..1) -> key shift in semitones within the training range."""
+    lo, hi = shift_range
+    return gender * hi if gender >= 0 else gender * abs(lo)
+
+
+def _check_mel(acoustic: Any, vocoder: Any, acoustic_path: Path, vocoder_path: Path) -> None:
+    fields = ("sample_rate", "n_mels", "hop_size", "win_size", "fft_size", "fmin", "fmax")
+    diffs = [f"{f}: {getattr(acoustic, f)} vs {getattr(vocoder, f)}" for f in fields
+             if getattr(acoustic, f) != getattr(vocoder, f)]  # fmt: skip
+    if diffs:
+        raise VoiceConfigError(
+            f"mel settings differ between the acoustic config {acoustic_path} and the vocoder config "
+            f"{vocoder_path} ({'; '.join(diffs)}): use a vocoder trained for this acoustic model"
+        )
+
+
+def _check_curves(manifest: VoiceManifest, config: Any) -> dict[str, float]:
+    needed = list(config.variance_embeds)
+    needed += ["key_shift"] if config.use_key_shift_embed else []
+    needed += ["speed"] if config.use_speed_embed else []
+    missing = [name for name in needed if name not in manifest.defaults.curves]
+    if missing:
+        raise VoiceConfigError(
+            f"{manifest.folder / 'voice.yaml'}: the acoustic model takes the curve(s) {missing} as input; give "
+            f"each a default under defaults.curves (predicting them with openvpi's variance model is not supported)"
+        )
+    return {k: v for k, v in manifest.defaults.curves.items() if k in needed and k in CURVE_NAMES}
+
+
+def _speaker(manifest: VoiceManifest, use_spk_id: bool, num_spk: int) -> int:
+    if not use_spk_id:
+        return 0
+    files = manifest.acoustic
+    assert files is not None
+    speakers: Mapping[str, int] | None = files.speakers
+    if speakers is None:
+        spk_map = files.config.with_name("spk_map.json")
+        try:
+            speakers = json.loads(spk_map.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError) as e:
+            raise VoiceConfigError(
+                f"the acoustic model has {num_spk} speakers: name them under acoustic.speakers in voice.yaml "
+                f"or provide {spk_map}"
+            ) from e
+    if not isinstance(speakers, dict) or not speakers:
+        raise VoiceConfigError(f"voice {manifest.name!r}: the speaker map is empty")
+    name = files.speaker or next(iter(speakers))
+    if name not in speakers:
+        raise VoiceConfigError(f"voice {manifest.name!r}: speaker {name!r} is not one of {sorted(speakers)}")
+    spk = int(speakers[name])
+    if not 0 <= spk < num_spk:
+        raise CheckpointError(f"voice {manifest.name!r}: speaker id {spk} is outside the model's {num_spk} speakers")
+    return spk
+
+
+def load_voice(voice: str | Path = "builtin", root: Path | None = None) -> Voice:
+    """Load a voice by name (a folder under the voices dir) or by path; see `singer_tasks.voices.manifest`."""
+    manifest = find_manifest(str(voice), root)
+    if manifest.kind == "builtin":
+        return BuiltinVoice(manifest)
+    return DiffSingerVoice(manifest)
+
+
+def require_phrases(voice: Voice, phrases: Sequence[Phrase]) -> None:
+    """Check every phrase before rendering any (a missing phoneme fails the job at once)."""
+    if not phrases:
+        raise RenderInputError("there are no phrases to render")
+    for phrase in phrases:
+        voice.check_phrase(phrase)
