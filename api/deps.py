@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from api.tokens import Caller, LocalTokens, Unauthenticated, Verifier
-from singer_tasks.kit import ServiceSettings
+from singer_tasks.settings import SingerSettings
 from taskkit import Kit
 
 
@@ -22,8 +22,8 @@ def get_kit(request: Request) -> Kit:
     return kit
 
 
-def get_settings(request: Request) -> ServiceSettings:
-    settings: ServiceSettings = request.app.state.service_settings
+def get_settings(request: Request) -> SingerSettings:
+    settings: SingerSettings = request.app.state.service_settings
     return settings
 
 
@@ -44,5 +44,5 @@ def current_user(request: Request) -> Caller:
 
 
 KitDep = Annotated[Kit, Depends(get_kit)]
-SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
+SettingsDep = Annotated[SingerSettings, Depends(get_settings)]
 CurrentUser = Annotated[Caller, Depends(current_user)]

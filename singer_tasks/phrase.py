@@ -8,16 +8,15 @@ space-separated strings; `to_ds_segment`/`from_ds_segment` convert both ways.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from singer_tasks.errors import PhraseFormatError
+
 DEFAULT_F0_TIMESTEP_S = 0.005
-
-
-class PhraseFormatError(ValueError):
-    """Raised when a .ds segment or a phrase is malformed (names the field and what is wrong)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +62,15 @@ class Phrase:
     def duration_s(self) -> float:
         """Length of the phrase in seconds (the sum of its phoneme durations)."""
         return float(sum(self.ph_dur_s))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The phrase as JSON-ready data, losslessly (floats keep every digit, unlike the .ds text)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)} | {"extra": dict(self.extra)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Phrase:
+        """Inverse of `to_dict`."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
     def to_ds_segment(self) -> dict[str, Any]:
         """The phrase as one openvpi .ds segment (JSON-ready)."""

@@ -1,4 +1,4 @@
-"""Decoding the wrapped Pub/Sub push body (REFERENCE.md section 1)."""
+"""Decoding the wrapped Pub/Sub push body (see docs/push-contract.md)."""
 
 from __future__ import annotations
 

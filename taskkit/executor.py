@@ -1,9 +1,10 @@
 """Running one push delivery: decode, take the lease, run, record the outcome, answer.
 
 HTTP-free, so the same logic serves the push endpoint, the dead-letter endpoint and tests. The push
-contract (DESIGN.md): success or a duplicate of a finished task acks; a permanent failure is recorded
-where its owner sees it (failure hook) and acks; a transient failure, a live lease elsewhere or a
-stale attempt nacks. Nothing undecodable is dropped: it is kept in `taskkit_dead_letters`.
+contract (docs/push-contract.md, "Outcome -> HTTP answer"): success or a duplicate of a finished task
+acks; a permanent failure is recorded where its owner sees it (failure hook) and acks; a transient
+failure, a live lease elsewhere or a stale attempt nacks. Nothing undecodable is dropped: it is kept
+in `taskkit_dead_letters`.
 """
 
 from __future__ import annotations

@@ -8,13 +8,14 @@ formatted traceback, which Cloud Error Reporting picks up.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
 import structlog
+
+from taskkit.settings import Settings
 
 _SEVERITY = {"debug": "DEBUG", "info": "INFO", "warning": "WARNING", "error": "ERROR", "critical": "CRITICAL"}
 _ERROR_EVENT_TYPE = "type.googleapis.com/google.devtools.clouderrorreporting.v1beta1.ReportedErrorEvent"
@@ -36,16 +37,19 @@ def _cloud_fields(_: Any, method: str, event: MutableMapping[str, Any]) -> Mutab
     return event
 
 
-def wants_json() -> bool:
+def wants_json(settings: Settings) -> bool:
     """JSON when asked (TASKKIT_LOG_FORMAT=json) or when running on Cloud Run (K_SERVICE is set)."""
-    fmt = os.environ.get("TASKKIT_LOG_FORMAT", "").lower()
-    return fmt == "json" or (fmt != "console" and bool(os.environ.get("K_SERVICE")))
+    fmt = settings.log_format.lower()
+    return fmt == "json" or (fmt != "console" and bool(settings.cloud_run_service))
 
 
-def configure_logging(*, json_output: bool | None = None, level: str | None = None) -> None:
-    """Configure structlog and the stdlib root logger once, at process start."""
-    use_json = wants_json() if json_output is None else json_output
-    level_name = (level or os.environ.get("TASKKIT_LOG_LEVEL", "INFO")).upper()
+def configure_logging(
+    *, json_output: bool | None = None, level: str | None = None, settings: Settings | None = None
+) -> None:
+    """Configure structlog and the stdlib root logger once, at process start (settings: from the environment)."""
+    settings = settings or Settings.from_env()
+    use_json = wants_json(settings) if json_output is None else json_output
+    level_name = (level or settings.log_level).upper()
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,

@@ -30,7 +30,7 @@ class Settings:
     """Everything taskkit needs to know about its environment.
 
     The push subscription's settings (ack deadline, delivery attempts, backoff) live here too,
-    because taskkit checks at start that tasks fit inside them (DESIGN.md, "Attempts").
+    because taskkit checks at start that tasks fit inside them (docs/push-contract.md, "Timing checks at start").
     """
 
     backend: BackendFamily = "local"
@@ -74,6 +74,20 @@ class Settings:
     # Base URL of the IAM Credentials API (signBlob); tests point it at a local stand-in.
     iam_credentials_endpoint: str = "https://iamcredentials.googleapis.com"
 
+    # Logging: json or console (json by default on Cloud Run), and the level.
+    log_format: str = ""
+    log_level: str = "INFO"
+    # A worker of the embedded stack: its index and its share of the CPUs (set by the supervisor).
+    worker_index: int | None = None
+    worker_cpus: float | None = None
+
+    # Google's own variables (not TASKKIT_*), read here so that no other module reads the environment;
+    # the Google client libraries read the emulator hosts themselves too, so they follow the process.
+    firestore_emulator_host: str | None = field(default_factory=lambda: _google("FIRESTORE_EMULATOR_HOST"))
+    pubsub_emulator_host: str | None = field(default_factory=lambda: _google("PUBSUB_EMULATOR_HOST"))
+    storage_emulator_host: str | None = field(default_factory=lambda: _google("STORAGE_EMULATOR_HOST"))
+    cloud_run_service: str | None = field(default_factory=lambda: _google("K_SERVICE"))  # set on Cloud Run
+
     def __post_init__(self) -> None:
         if self.backend not in ("local", "gcp"):
             raise ConfigError(f"TASKKIT_BACKEND must be 'local' or 'gcp', not {self.backend!r}")
@@ -95,7 +109,7 @@ class Settings:
         """Whether push requests must carry a valid OIDC token."""
         if self.push_auth is not None:
             return self.push_auth
-        return self.backend == "gcp" and not os.environ.get("PUBSUB_EMULATOR_HOST")
+        return self.backend == "gcp" and not self.pubsub_emulator_host
 
     def dead_letter_topic(self, topic: str) -> str:
         """The dead-letter topic paired with `topic`."""
@@ -115,11 +129,25 @@ class Settings:
             if var not in env or env[var] == "":
                 continue
             kwargs[f.name] = _convert(var, env[var], f.type)
+        for name in _GOOGLE_VARIABLES:
+            kwargs[name] = _google(_GOOGLE_VARIABLES[name], env)
         if "project" not in kwargs:
             project = env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCLOUD_PROJECT")
             if project:
                 kwargs["project"] = project
         return cls(**kwargs)
+
+
+_GOOGLE_VARIABLES = {
+    "firestore_emulator_host": "FIRESTORE_EMULATOR_HOST",
+    "pubsub_emulator_host": "PUBSUB_EMULATOR_HOST",
+    "storage_emulator_host": "STORAGE_EMULATOR_HOST",
+    "cloud_run_service": "K_SERVICE",
+}
+
+
+def _google(variable: str, environ: Mapping[str, str] | None = None) -> str | None:
+    return (os.environ if environ is None else environ).get(variable) or None
 
 
 def _convert(var: str, raw: str, annotation: Any) -> Any:

@@ -44,7 +44,7 @@ locals {
     }
   }
 
-  # TTL fields: records expire by themselves (DESIGN.md, "Nothing is stuck for ever").
+  # TTL fields: records expire by themselves (docs/push-contract.md, "Nothing is stuck for ever").
   # Firestore TTL deletes only documents whose expireAt holds a timestamp value.
   firestore_ttl_fields = {
     leases       = "taskkit_leases"

@@ -1,4 +1,4 @@
-# Shared names and the APIs the project needs. Names of services, topics and paths are DESIGN.md's
+# Shared names and the APIs the project needs. Names of services, topics and paths are docs/architecture.md's
 # contracts: the Python code and the tests in tests/infra read the same names.
 
 locals {

@@ -1,7 +1,7 @@
 # Pub/Sub: the render topic pushed to the worker, the dead-letter topic pushed to the worker's
 # dead-letter endpoint and kept for inspection, and the GPU tier's topic when it is on.
 #
-# Timing contract (DESIGN.md, "Attempts"): ack deadline == worker request timeout <= 600 s, and
+# Timing contract (docs/push-contract.md, "Timing checks at start"): ack deadline == worker request timeout <= 600 s, and
 # max_delivery_attempts > taskkit's max_attempts (validated in variables.tf), because Pub/Sub's
 # delivery count also grows with nacks on live leases, deadline expiries and 429s.
 

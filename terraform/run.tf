@@ -144,7 +144,7 @@ resource "google_cloud_run_v2_service" "worker" {
   template {
     service_account = google_service_account.worker.email
     # Under push the ack deadline is the request timeout: a longer timeout would let Pub/Sub
-    # redeliver a task that is still running (REFERENCE.md section 1).
+    # redeliver a task that is still running (docs/push-contract.md).
     timeout = "${var.ack_deadline_s}s"
     # One render per instance: torch gets every CPU, and a crash takes one task with it.
     max_instance_request_concurrency = 1

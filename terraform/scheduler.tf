@@ -1,6 +1,6 @@
 # The taskkit sweep (`python -m taskkit sweep`, served by the worker at /_taskkit/sweep):
 # republishes jobs left `pending` past a threshold and fires chord callbacks whose members all
-# finished (DESIGN.md, "Nothing is stuck for ever").
+# finished (docs/push-contract.md, "Nothing is stuck for ever").
 #
 # It calls the worker as the push identity, with the same audience as the push subscriptions, so
 # the worker stays invocable by that one identity and taskkit checks one email and one audience

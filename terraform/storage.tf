@@ -1,4 +1,4 @@
-# The one Storage bucket. Paths (DESIGN.md): uploads/{uid}/..., intermediate/{jobId}/...,
+# The one Storage bucket. Paths (docs/architecture.md): uploads/{uid}/..., intermediate/{jobId}/...,
 # jobs/{jobId}/output.wav, cache/phrases/... Nobody reads it directly from a browser except
 # through short-lived signed URLs issued by the api (and Firebase SDK uploads under storage.rules).
 
@@ -32,7 +32,7 @@ resource "google_storage_bucket" "main" {
   }
 
   # Intermediates are only needed while their job runs. GCS lifecycle prefixes are literal (no
-  # wildcards), which is why DESIGN.md puts them under the fixed prefix intermediate/.
+  # wildcards), which is why they sit under the fixed prefix intermediate/ (docs/architecture.md).
   lifecycle_rule {
     condition {
       age            = var.intermediate_retention_days

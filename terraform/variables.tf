@@ -61,7 +61,7 @@ variable "worker_gpu_image" {
   default     = "us-docker.pkg.dev/cloudrun/container/hello"
 }
 
-# --- Timing. These must satisfy taskkit's start-up check (DESIGN.md, "Attempts"):
+# --- Timing. These must satisfy taskkit's start-up check (docs/push-contract.md):
 # time_limit_s + margin <= ack deadline <= 600 s and max_delivery_attempts > max_attempts.
 
 variable "ack_deadline_s" {

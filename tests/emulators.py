@@ -5,7 +5,7 @@ Each service runs once per test process on a free loopback port, in its own proc
 the whole group is signalled when the test process exits, or the Java process would keep the port.
 
 A missing binary skips the tests that need it on a developer's machine and FAILS them when `CI=true`,
-so CI never passes without the emulators (REFERENCE.md section 4).
+so CI never passes without the emulators (see docs/testing.md).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Emulator:
 
 def missing(what: str) -> None:
     """Skip (developer machine) or fail (CI) because a stand-in service is not installed."""
-    message = f"{what} is not installed on this machine (see REFERENCE.md section 4)"
+    message = f"{what} is not installed on this machine (see docs/testing.md)"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{message}; CI must run the emulator tests")
     pytest.skip(message)

@@ -12,7 +12,6 @@ from api.routes.uploads import upload_key
 from api.schemas import Job, JobCreate, JobPage, OutputUrls, Problem
 from singer_tasks.jobs import transitions as jobs
 from singer_tasks.kit import RENDER_TASK, RENDER_TOPIC, render_task_id
-from singer_tasks.score.model import UnreadableScore
 from singer_tasks.score.sniff import sniff_score
 from taskkit import TaskkitError, chord_progress
 
@@ -37,10 +36,7 @@ def _find_upload(kit: KitDep, uid: str, score_id: str, max_bytes: int) -> str:
             data = kit.blobs.get(key)
             if len(data) > max_bytes:
                 raise HTTPException(413, f"the score is larger than the {max_bytes} byte limit")
-            try:
-                sniff_score(data)
-            except UnreadableScore as e:
-                raise HTTPException(415, str(e)) from e
+            sniff_score(data)  # UnreadableScore: 415 through the SingerError handler
             return key
     raise HTTPException(404, f"no upload {score_id} of yours: upload the score first")
 
@@ -56,10 +52,7 @@ def create_job(body: JobCreate, user: CurrentUser, kit: KitDep, settings: Settin
         voice=body.voice or settings.default_voice,
         language=body.language,
     )
-    try:
-        job = jobs.create_job(kit.documents, request, settings)
-    except jobs.JobError as e:
-        raise HTTPException(e.status, str(e)) from e
+    job = jobs.create_job(kit.documents, request, settings)
     try:
         kit.send_task(RENDER_TASK, {"job_id": job["id"]}, task_id=render_task_id(job["id"]), topic=RENDER_TOPIC)
     except TaskkitError:
@@ -82,10 +75,7 @@ def list_jobs(
 
 
 def _owned(kit: KitDep, job_id: str, uid: str) -> dict:  # type: ignore[type-arg]
-    try:
-        return jobs.get_job(kit.documents, job_id, uid)
-    except jobs.JobNotFound as e:
-        raise HTTPException(404, str(e)) from e
+    return jobs.get_job(kit.documents, job_id, uid)
 
 
 def with_live_progress(kit: KitDep, job: dict) -> Job:  # type: ignore[type-arg]
@@ -122,7 +112,4 @@ def job_output(job_id: str, user: CurrentUser, kit: KitDep, settings: SettingsDe
 @router.post("/{job_id}/cancel", response_model=Job, responses={404: {"model": Problem}, 409: {"model": Problem}})
 def cancel_job(job_id: str, user: CurrentUser, kit: KitDep) -> Job:
     """Cancel a pending job and refund its reservation."""
-    try:
-        return Job.from_doc(jobs.cancel_job(kit.documents, job_id, user.uid))
-    except jobs.JobError as e:
-        raise HTTPException(e.status, str(e)) from e
+    return Job.from_doc(jobs.cancel_job(kit.documents, job_id, user.uid))

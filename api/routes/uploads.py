@@ -9,7 +9,6 @@ from fastapi import APIRouter, File, HTTPException, UploadFile
 
 from api.deps import CurrentUser, KitDep, SettingsDep
 from api.schemas import Problem, Upload, UploadUrl, UploadUrlRequest
-from singer_tasks.score.model import UnreadableScore
 from singer_tasks.score.sniff import sniff_score
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
@@ -71,10 +70,7 @@ async def upload(
     data = await file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         raise HTTPException(413, f"the file is larger than the {settings.max_upload_bytes} byte limit")
-    try:
-        kind = sniff_score(data)
-    except UnreadableScore as e:
-        raise HTTPException(415, str(e)) from e
+    kind = sniff_score(data)  # UnreadableScore: 415 through the SingerError handler
     ext = ".mxl" if kind == "mxl" else ".musicxml"
     score_id = uuid.uuid4().hex
     kit.blobs.put(upload_key(user.uid, score_id, ext), data, content_type=CONTENT_TYPES[ext], if_absent=True)

@@ -8,7 +8,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from singer_tasks.score.model import ScoreError
+from singer_tasks.cli.render import add_parser as add_render_parser
+from singer_tasks.cli.render import part_argument
+from singer_tasks.errors import SingerError
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -25,8 +27,7 @@ def cmd_ds(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"error: cannot read {source}: {e.strerror or e}", file=sys.stderr)
         return 2
-    part: int | str | None = int(args.part) if args.part and args.part.isdigit() else args.part
-    score = parse_score(data, source.name, part=part, verse=args.verse)
+    score = parse_score(data, source.name, part=part_argument(args.part), verse=args.verse)
     phrases = score_to_phrases(score, language=args.language, dictionary=args.dictionary)
     Path(args.output).write_text(dumps_ds(phrases) + "\n", encoding="utf-8")
     for warning in score.warnings:
@@ -52,8 +53,6 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--dictionary", help="a voice's dictionary file (default: the built-in voice's)")
     ds.set_defaults(func=cmd_ds)
 
-    from singer_tasks.cli.render import add_parser as add_render_parser  # torch loads only when run
-
     add_render_parser(sub)
     return parser
 
@@ -64,6 +63,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Command = args.func
     try:
         return func(args)
-    except ScoreError as e:
+    except SingerError as e:
         print(f"error ({e.code}): {e}", file=sys.stderr)
         return 2

@@ -11,16 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from singer_tasks.errors import VoiceError
-
-
-def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:
-    """Mono 16-bit PCM WAV of float samples in [-1, 1]."""
-    from singer_tasks.render.job import encode_wav
-
-    path.write_bytes(encode_wav(samples, sample_rate))
+from singer_tasks.errors import SingerError
 
 
 class ProgressBar:
@@ -56,11 +47,13 @@ class ProgressBar:
 
 def run_render(args: argparse.Namespace) -> int:
     """The `render` subcommand; returns the exit status."""
-    from singer_tasks.phonemize import score_to_phrases
-    from singer_tasks.render.job import phonemizer_dictionary
-    from singer_tasks.render.pipeline import render_phrases
-    from singer_tasks.score.read import parse_score
-    from singer_tasks.voices.runtime import get_voice
+    # torch and music21 load only when a render runs, not when the CLI parses its arguments.
+    from singer_tasks.render.assembly import encode_wav
+    from singer_tasks.render.pipeline import RenderOptions, render_phrases
+    from singer_tasks.render.plan import plan_song
+    from singer_tasks.score.limits import ScoreLimits
+    from singer_tasks.settings import get_settings
+    from singer_tasks.voices.loader import get_voice
 
     source = Path(args.score)
     try:
@@ -68,30 +61,37 @@ def run_render(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"error: cannot read {source}: {e.strerror or e}", file=sys.stderr)
         return 2
+    settings = get_settings()
     bar = ProgressBar()
     try:
-        bar("parse", 0.0)
-        score = parse_score(data, source.name)
-        bar("parse", 1.0)
         bar("voice", 0.0)
-        voice = get_voice(args.voice)
+        voice = get_voice(args.voice, settings.voices_dir)
         bar("voice", 1.0)
-        bar("phonemize", 0.0)
-        phrases = score_to_phrases(score, language=args.language, dictionary=phonemizer_dictionary(voice.manifest))
-        bar("phonemize", 1.0)
-        song = render_phrases(phrases, voice, steps=args.steps, progress=lambda s, f: bar("render", f))
+        bar("parse", 0.0)
+        plan = plan_song(data, source.name, voice.manifest, ScoreLimits.from_settings(settings),
+                         language=args.language, verse=args.verse, part=part_argument(args.part))  # fmt: skip
+        bar("parse", 1.0)
+        options = RenderOptions(steps=args.steps)
+        song = render_phrases(plan.phrases, voice, options=options, progress=lambda s, f: bar("render", f),
+                              min_duration_s=plan.score_duration_s)  # fmt: skip
         bar("write", 0.0)
-        write_wav(Path(args.output), song, voice.sample_rate)
+        Path(args.output).write_bytes(encode_wav(song, voice.sample_rate))
         bar("write", 1.0)
-    except VoiceError as e:
+    except SingerError as e:
         bar.finish()
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error ({e.code}): {e}", file=sys.stderr)
         return 2
     bar.finish()
-    for warning in score.warnings:
+    for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"wrote {args.output}: {len(song) / voice.sample_rate:.1f} s, {len(phrases)} phrase(s), voice '{voice.name}'")
+    seconds = len(song) / voice.sample_rate
+    print(f"wrote {args.output}: {seconds:.1f} s, {len(plan.phrases)} phrase(s), voice '{voice.name}'")
     return 0
+
+
+def part_argument(raw: str | None) -> int | str | None:
+    """`--part`: a 1-based number or a part's name."""
+    return int(raw) if raw and raw.isdigit() else raw
 
 
 def add_parser(sub: Any) -> None:
@@ -102,4 +102,6 @@ def add_parser(sub: Any) -> None:
     render.add_argument("--voice", default="builtin", help="voice name under checkpoints/ or a voice folder")
     render.add_argument("--language", choices=["en", "zh"], help="lyrics language (default: guessed)")
     render.add_argument("--steps", type=int, help="sampler steps (default: the voice's)")
+    render.add_argument("--verse", type=int, default=1, help="lyric verse to sing (default 1)")
+    render.add_argument("--part", help="part to sing: number (from 1) or name (default: the part with lyrics)")
     render.set_defaults(func=run_render)

@@ -6,7 +6,7 @@ the redeliveries: reserve (job created), start, progress, complete (charge the r
 the rest), fail or cancel (refund everything).
 
 `users/{uid}`: credits (the balance), reserved (held by jobs in flight), inFlight, plan.
-`jobs/{jobId}`: see DESIGN.md; `credits: {reserved, charged, refunded}`.
+`jobs/{jobId}`: see docs/architecture.md, "Documents"; `credits: {reserved, charged, refunded}`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from singer_tasks.kit import RenderType, ServiceSettings
+from singer_tasks.errors import InsufficientCredits, JobNotFound, JobStateError, TooManyJobs
+from singer_tasks.settings import RenderType, SingerSettings
 from taskkit.backends.base import Document, DocumentStore, Transaction
-from taskkit.errors import TaskkitError
 from taskkit.mutex import document_mutex
 from taskkit.retrying import retry_transient
 
@@ -27,41 +27,6 @@ T = TypeVar("T")
 TERMINAL = ("completed", "failed", "cancelled")
 IN_FLIGHT = ("pending", "processing")
 Transact = Callable[[Callable[[Transaction], T]], T]
-
-
-class JobError(TaskkitError):
-    """Base of job and credit errors; `status` is the HTTP status the API answers."""
-
-    status = 400
-    code = "job_error"
-
-
-class InsufficientCredits(JobError):
-    """Raised when the balance cannot cover what the job reserves."""
-
-    status = 402
-    code = "insufficient_credits"
-
-
-class TooManyJobs(JobError):
-    """Raised when the user already has the maximum number of jobs in flight."""
-
-    status = 429
-    code = "too_many_jobs"
-
-
-class JobNotFound(JobError):
-    """Raised when a job does not exist or belongs to someone else."""
-
-    status = 404
-    code = "job_not_found"
-
-
-class JobStateError(JobError):
-    """Raised when a transition is asked of a job in a state that does not allow it."""
-
-    status = 409
-    code = "job_state"
 
 
 def user_path(uid: str) -> str:
@@ -74,12 +39,12 @@ def job_path(job_id: str) -> str:
     return f"jobs/{job_id}"
 
 
-def new_user(settings: ServiceSettings, now: float) -> Document:
+def new_user(settings: SingerSettings, now: float) -> Document:
     """A fresh user document with the starting balance."""
     return {"credits": settings.default_credits, "reserved": 0, "inFlight": 0, "plan": "free", "createdAt": now}
 
 
-def ensure_user(store: DocumentStore, uid: str, settings: ServiceSettings) -> Document:
+def ensure_user(store: DocumentStore, uid: str, settings: SingerSettings) -> Document:
     """The user's document, created with the starting balance on first sight."""
     store.create(user_path(uid), new_user(settings, time.time()))
     return store.get(user_path(uid)) or {}
@@ -98,7 +63,7 @@ class JobRequest:
 
 # A creation that still meets contention (or a busy lock) is tried again after a jittered pause.
 @retry_transient(attempts=8, initial_s=0.2, max_wait_s=3.0)
-def create_job(store: DocumentStore, request: JobRequest, settings: ServiceSettings) -> Document:
+def create_job(store: DocumentStore, request: JobRequest, settings: SingerSettings) -> Document:
     """Reserve credits and write the pending job, in one transaction; returns the job (with `id`)."""
     job_id = uuid.uuid4().hex
     reserve = settings.max_cost(request.render_type)
@@ -191,7 +156,7 @@ def set_progress(transact: Transact[None], job_id: str, stage: str, fraction: fl
 
 
 def complete_job(
-    transact: Transact[bool], job_id: str, *, output: dict[str, str], seconds: float, settings: ServiceSettings
+    transact: Transact[bool], job_id: str, *, output: dict[str, str], seconds: float, settings: SingerSettings
 ) -> bool:
     """processing -> completed: point at the outputs, charge the real cost, release the rest."""
 

@@ -11,13 +11,13 @@ vowels for English). A multilingual voice names its phonemes `lang/phoneme` (ope
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from singer_tasks.score.model import ScoreError, UnknownPhoneme, UnsupportedLanguage
+from singer_tasks.errors import DictionaryError, PhonemeError, UnsupportedLanguage
+from singer_tasks.settings import get_settings
 
 SILENCE = "SP"
 BREATH = "AP"
@@ -25,16 +25,9 @@ ARPABET_VOWELS = frozenset({"aa", "ae", "ah", "ao", "aw", "ay", "eh", "er", "ey"
 BUILTIN_FILES = {"zh": "opencpop-zh.txt", "en": "arpabet-en.txt"}
 
 
-class DictionaryError(ScoreError):
-    """Raised when a dictionary file is missing or malformed (names the file and line)."""
-
-    code = "bad_dictionary"
-
-
 def phonemes_dir() -> Path:
-    """The folder of built-in dictionaries: $SINGER_PHONEMES_DIR, else the repository's phonemes/."""
-    override = os.environ.get("SINGER_PHONEMES_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "phonemes"
+    """The folder of built-in dictionaries: SINGER_PHONEMES_DIR, else the repository's phonemes/."""
+    return get_settings().phonemes_dir
 
 
 @dataclass(frozen=True)
@@ -128,11 +121,11 @@ class PhonemeDictionary:
             ) from None
 
     def lookup(self, lang: str, key: str) -> tuple[str, ...]:
-        """The voice's phonemes for a key (a pinyin syllable, an ARPAbet phoneme); raises UnknownPhoneme."""
+        """The voice's phonemes for a key (a pinyin syllable, an ARPAbet phoneme); raises PhonemeError."""
         phonemes = self.table(lang).entries.get(key)
         if phonemes is None:
             what = "syllable" if lang == "zh" else "phoneme"
-            raise UnknownPhoneme(
+            raise PhonemeError(
                 f"the voice's {lang} dictionary has no {what} '{key}'; use a voice whose dictionary has it, "
                 "or change the lyric"
             )
@@ -143,7 +136,7 @@ class PhonemeDictionary:
         return phoneme in self._vowels
 
     def check(self, phonemes: Iterable[str]) -> None:
-        """Raise UnknownPhoneme naming the first phoneme this voice lacks."""
+        """Raise PhonemeError naming the first phoneme this voice lacks."""
         for p in phonemes:
             if p not in self.inventory:
-                raise UnknownPhoneme(f"the voice has no phoneme '{p}'; use a voice whose dictionary has it")
+                raise PhonemeError(f"the voice has no phoneme '{p}'; use a voice whose dictionary has it")

@@ -13,9 +13,10 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+from singer_tasks.errors import UnreadableLyric
 from singer_tasks.phonemize.dictionary import PhonemeDictionary
 from singer_tasks.phonemize.units import Syllable
-from singer_tasks.score.model import Note, UnknownPhoneme
+from singer_tasks.score.model import Note
 
 _HANZI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]")
 _TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]|[a-zA-Z\u00c0-\u024f:]+")
@@ -87,6 +88,6 @@ def _read_hanzi(text: str) -> list[str]:
     for char, reading in zip(text, readings, strict=True):
         syllable = normalize_pinyin(reading)
         if not syllable:
-            raise UnknownPhoneme(f"no pinyin reading is known for '{char}'; write that lyric in pinyin instead")
+            raise UnreadableLyric(f"no pinyin reading is known for '{char}'; write that lyric in pinyin instead")
         out.append(syllable)
     return out

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from singer_tasks.phrase import Phrase
+from singer_tasks.render.pipeline import RenderOptions
 from singer_tasks.voices.manifest import VoiceManifest
 from taskkit.backends.base import BlobStore
 from taskkit.errors import AlreadyExists
@@ -82,21 +83,24 @@ def cache_key(
     phrase: Phrase,
     manifest: VoiceManifest,
     *,
-    steps: int | None,
-    depth: float | None,
+    options: RenderOptions,
     seed: int,
     sample_rate: int,
     precision: str,
 ) -> str:
     """The content key of one rendered phrase."""
-    from singer_tasks.render.job import phrase_to_dict
-
-    segment = phrase_to_dict(phrase)
+    segment = phrase.to_dict()
     segment.pop("offset_s", None)
     material = {
         "phrase": segment,
         "voice": voice_fingerprint(manifest),
-        "settings": {"steps": steps, "depth": depth, "seed": seed, "sample_rate": sample_rate, "precision": precision},
+        "settings": {
+            "steps": options.steps,
+            "depth": options.depth,
+            "seed": seed,
+            "sample_rate": sample_rate,
+            "precision": precision,
+        },
         "code": model_code_version(),
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()

@@ -1,65 +1,69 @@
-"""The torch side of a render: phrases -> one waveform at the voice's sample rate.
+"""The one render path: phrases -> samples per phrase -> one song at the voice's sample rate.
 
-Each phrase is rendered on its own and placed at its offset; phrases that overlap (rounding) are
-cross-faded, as openvpi does. `check_time` is called between phrases and between sampler steps so a
-caller can enforce a time limit cooperatively (it raises to stop the render).
+`sing_phrase` renders one phrase with its index as the noise seed; `render_phrases` (the CLI's
+in-process render) calls it for every phrase and then `assembly.assemble`. The service's phrase tasks
+call the same `sing_phrase` (through the phrase cache) and its assembly task the same `assemble`, so a
+fanned-out render equals the in-process one sample for sample. `check_time` is called between phrases
+and sampler steps so a caller can enforce a time limit cooperatively (it raises to stop the render).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from singer_tasks.phrase import Phrase
-from singer_tasks.voices.models import Voice, require_phrases
+from singer_tasks.render.assembly import assemble
+from singer_tasks.voices.loader import require_phrases
+from singer_tasks.voices.models import StepHook, Voice
 
 Progress = Callable[[str, float], None]
 
 
-def _place(song: np.ndarray, length: int, wave: np.ndarray, start: int) -> tuple[np.ndarray, int]:
-    """Add `wave` at `start` into song[:length], cross-fading any overlap; returns (song, new length)."""
-    end = start + len(wave)
-    if end > len(song):
-        song = np.concatenate([song, np.zeros(max(end - len(song), len(song)), np.float32)])
-    overlap = max(0, min(length, end) - start)
-    if overlap > 0:
-        fade = np.linspace(0.0, 1.0, overlap, dtype=np.float32)
-        song[start : start + overlap] = song[start : start + overlap] * (1 - fade) + wave[:overlap] * fade
-        song[start + overlap : end] = wave[overlap:]
-    else:
-        song[start:end] = wave
-    return song, max(length, end)
+@dataclass(frozen=True)
+class RenderOptions:
+    """How to sing: sampler steps and depth (None: the voice's defaults) and precision (None: the voice's)."""
+
+    steps: int | None = None
+    depth: float | None = None
+    precision: str | None = None
+
+
+def sing_phrase(
+    voice: Voice, phrase: Phrase, index: int, options: RenderOptions, on_step: StepHook | None = None
+) -> np.ndarray:
+    """float32 samples of phrase `index` of a song (its own timeline); the index is the noise seed."""
+    samples = voice.render_phrase(
+        phrase, steps=options.steps, depth=options.depth, on_step=on_step, seed=index, precision=options.precision
+    )
+    return np.asarray(samples, dtype=np.float32)
 
 
 def render_phrases(
     phrases: Sequence[Phrase],
     voice: Voice,
     *,
-    steps: int | None = None,
-    depth: float | None = None,
+    options: RenderOptions | None = None,
     progress: Progress | None = None,
     check_time: Callable[[], None] | None = None,
-    seed: int = 0,
-    precision: str | None = None,
+    min_duration_s: float = 0.0,
 ) -> np.ndarray:
     """float32 mono waveform of the whole song at `voice.sample_rate`, silence before the first offset.
 
     progress(stage, fraction): stage is "render" while phrases are sung and "done" at the end;
     fraction runs from 0 to 1 over all phrases (weighted by their length) and sampler steps.
-    precision: exact, fast or auto (see `singer_tasks.voices.runtime`); None keeps the voice's own setting.
     """
+    options = options or RenderOptions()
     require_phrases(voice, phrases)
-    sr = voice.sample_rate
     total_s = sum(p.duration_s for p in phrases) or 1.0
     done_s = 0.0
-    song = np.zeros(0, np.float32)
-    length = 0
+    pieces = []
     for index, phrase in enumerate(phrases):
         if check_time is not None:
             check_time()
-        share = phrase.duration_s / total_s
-        base = done_s / total_s
+        share, base = phrase.duration_s / total_s, done_s / total_s
 
         def on_step(i: int, n: int, base: float = base, share: float = share) -> None:
             if check_time is not None:
@@ -67,12 +71,11 @@ def render_phrases(
             if progress is not None:
                 progress("render", base + share * 0.9 * i / max(n, 1))
 
-        wave = voice.render_phrase(phrase, steps=steps, depth=depth, on_step=on_step, seed=seed + index,
-                                   precision=precision)  # fmt: skip
-        song, length = _place(song, length, wave, max(0, round(phrase.offset_s * sr)))
+        pieces.append(sing_phrase(voice, phrase, index, options, on_step))
         done_s += phrase.duration_s
         if progress is not None:
             progress("render", done_s / total_s)
+    song = assemble(phrases, pieces, voice.sample_rate, min_duration_s=min_duration_s)
     if progress is not None:
         progress("done", 1.0)
-    return song[:length]
+    return song

@@ -12,7 +12,6 @@ The worker imports this module (it is `[tool.taskkit] app`); the API never does.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,38 +19,28 @@ from typing import Any
 import structlog
 
 import taskkit
-from singer_tasks.errors import CheckpointError, PhonemeError, RenderInputError, VoiceConfigError, VoiceError
+from singer_tasks.errors import SingerError
 from singer_tasks.jobs import transitions as jobs
-from singer_tasks.kit import RENDER_TASK, RENDER_TOPIC, ServiceSettings, kit, render_task_id
-from singer_tasks.phrase import PhraseFormatError
+from singer_tasks.kit import RENDER_TASK, RENDER_TOPIC, kit, render_task_id
 from singer_tasks.render import job as render_job
 from singer_tasks.render import phrase_cache
-from singer_tasks.score.model import ScoreError
+from singer_tasks.render.plan import Plan
+from singer_tasks.settings import get_settings
+from singer_tasks.voices.runtime import configure_torch
 
 log = structlog.get_logger("singer.render")
 PROGRESS_INTERVAL_S = 1.0
 PHRASE_TASK = "singer.render_phrase"
 ASSEMBLE_TASK = "singer.assemble"
-_settings = ServiceSettings.from_env()  # task time limits are declared with the tasks
-
-
-def _error_code(exc: BaseException) -> str:
-    if isinstance(exc, PhonemeError):
-        return "voice_lacks_phoneme"
-    if isinstance(exc, CheckpointError | VoiceConfigError):
-        return "voice_unavailable"
-    if isinstance(exc, RenderInputError):
-        return "bad_render_input"
-    code = getattr(exc, "code", None)
-    return code if isinstance(code, str) else type(exc).__name__
+_settings = get_settings()  # task time limits are declared with the tasks; a bad setting fails the import
 
 
 def _as_rejection(fn: Callable[[], Any]) -> Any:
     """Run `fn`; a bad score, voice or missing input becomes a permanent failure with its code."""
     try:
         return fn()
-    except (ScoreError, VoiceError, PhraseFormatError) as e:
-        raise taskkit.Reject(str(e), code=_error_code(e)) from e
+    except SingerError as e:
+        raise taskkit.Reject(str(e), code=e.code) from e
     except taskkit.NotFound as e:
         raise taskkit.Reject(
             "the uploaded score is no longer stored; upload it again and create a new job", code="input_missing"
@@ -59,11 +48,9 @@ def _as_rejection(fn: Callable[[], Any]) -> Any:
 
 
 def _configure_threads() -> None:
-    """Pin torch to this worker's share of the CPUs (the embedded stack sets TASKKIT_WORKER_CPUS)."""
-    from singer_tasks.voices.runtime import configure_torch
-
-    share = os.environ.get("TASKKIT_WORKER_CPUS")
-    configure_torch(threads=max(1, int(float(share))) if share else None)
+    """Pin torch to this worker's share of the CPUs (the embedded stack gives each worker a share)."""
+    share = kit.settings.worker_cpus
+    configure_torch(threads=max(1, int(share)) if share else None)
 
 
 class Progress:
@@ -114,14 +101,17 @@ def _live_job(job_id: str) -> dict[str, Any] | None:
 def render(job_id: str) -> dict[str, Any] | None:
     """Start a job: parse and phonemize its score, then send one task per phrase and the assembly."""
     ctx = taskkit.current()
-    settings = ServiceSettings.from_env()
+    settings = get_settings()
     job = jobs.start_job(ctx.transaction, job_id)
     if job is None:
         log.info("job.skipped", job_id=job_id, reason="already ended or missing")
         return None
     job["id"] = job_id
     progress = Progress(ctx, job_id)
-    plan = _as_rejection(lambda: render_job.prepare(kit.blobs, job, settings, progress))
+    voice = job.get("voice") or settings.default_voice
+    plan = _as_rejection(
+        lambda: render_job.prepare(kit.blobs, job_id, job["inputPath"], voice, job.get("language"), settings, progress)
+    )
     progress("phrases", 0.0)
     members = [
         render_phrase.signature({"job_id": job_id, "index": i}, task_id=f"{job_id}:{i}")
@@ -141,13 +131,12 @@ def render_phrase(job_id: str, index: int) -> dict[str, Any]:
     if job is None:
         return {"skipped": True}
     _configure_threads()
-    settings = ServiceSettings.from_env()
-    plan = render_job.Plan.from_json(kit.blobs.get(render_job.plan_key(job_id)))
+    settings = get_settings()
+    plan = Plan.from_json(kit.blobs.get(render_job.plan_key(job_id)))
     voice_name = job.get("voice") or settings.default_voice
+    options = render_job.render_options(job.get("renderType", "final"), settings)
     key, sample_rate = _as_rejection(
-        lambda: render_job.render_one(
-            kit.blobs, plan, index, voice_name, render_job.render_settings(job, settings), ctx.check_time
-        )
+        lambda: render_job.render_one(kit.blobs, plan, index, voice_name, options, settings, ctx.check_time)
     )
     return {"cache": key, "sampleRate": sample_rate}
 
@@ -159,8 +148,8 @@ def assemble(job_id: str) -> dict[str, Any] | None:
     job = _live_job(job_id)
     if job is None:
         return None
-    settings = ServiceSettings.from_env()
-    plan = render_job.Plan.from_json(kit.blobs.get(render_job.plan_key(job_id)))
+    settings = get_settings()
+    plan = Plan.from_json(kit.blobs.get(render_job.plan_key(job_id)))
     pieces, rates = [], set()
     for index in range(len(plan.phrases)):
         result = (kit.leases.get(f"{job_id}:{index}") or {}).get("result") or {}
@@ -171,12 +160,11 @@ def assemble(job_id: str) -> dict[str, Any] | None:
         rates.add(int(result["sampleRate"]))
     # The phrase tasks report the sample rate, so the assembly never loads the voice's models.
     sample_rate = rates.pop()
-    song = render_job.assemble(plan, pieces, sample_rate)
+    seconds, files = render_job.assemble_outputs(plan, pieces, sample_rate)
     keys = {}
-    for kind, (filename, data, content_type) in render_job.outputs(plan, song, sample_rate).items():
-        keys[kind] = ctx.attempt_key(filename, prefix=f"jobs/{job_id}")
+    for kind, (filename, data, content_type) in files.items():
+        keys[kind] = ctx.attempt_key(filename, prefix=render_job.output_prefix(job_id))
         kit.blobs.put(keys[kind], data, content_type=content_type)
-    seconds = len(song) / sample_rate
     if not jobs.complete_job(ctx.transaction, job_id, output=keys, seconds=seconds, settings=settings):
         log.info("job.not_completed", job_id=job_id, reason="the job left processing while rendering")
         return None
@@ -187,7 +175,7 @@ def assemble(job_id: str) -> dict[str, Any] | None:
 @kit.reconciler
 def republish_stale_jobs(k: taskkit.Kit) -> int:
     """Jobs still pending long after creation lost their message: send it again, same task id."""
-    settings = ServiceSettings.from_env()
+    settings = get_settings()
     cutoff = time.time() - settings.stale_pending_s
     stale = k.documents.query("jobs", [("status", "==", "pending"), ("updatedAt", "<", cutoff)], limit=500)
     for snap in stale:

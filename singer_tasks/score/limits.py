@@ -1,4 +1,4 @@
-"""Size and length limits for user scores, read from the environment at the edge.
+"""Size and length limits for user scores, taken from the settings at the edge.
 
 Defaults fit a Cloud Run worker (a few GiB of memory, a 600 s push deadline): a MusicXML file of a
 long song is well under 5 MB, and ten minutes of singing renders inside the deadline when fanned out.
@@ -6,11 +6,11 @@ long song is well under 5 MB, and ten minutes of singing renders inside the dead
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from singer_tasks.score.model import ScoreError
+from singer_tasks.settings import SingerSettings
+
+_DEFAULTS = SingerSettings.model_construct()  # the settings' defaults, without reading the environment
 
 
 @dataclass(frozen=True)
@@ -27,39 +27,20 @@ class ScoreLimits:
     score, so a huge orchestral file is refused before it costs minutes of parsing.
     """
 
-    max_score_bytes: int = 5_000_000
-    max_xml_bytes: int = 30_000_000
+    max_score_bytes: int = _DEFAULTS.max_upload_bytes
+    max_xml_bytes: int = _DEFAULTS.max_xml_bytes
     max_compression_ratio: float = 100.0
     max_archive_members: int = 64
-    max_song_s: float = 900.0
-    max_notes: int = 20_000
+    max_song_s: float = _DEFAULTS.max_song_seconds
+    max_notes: int = _DEFAULTS.max_notes
     max_xml_notes: int = 100_000
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ScoreLimits:
-        """Defaults overridden by SINGER_MAX_SCORE_BYTES, SINGER_MAX_XML_BYTES, SINGER_MAX_SONG_SECONDS,
-        SINGER_MAX_NOTES; raises ScoreError naming a variable that is not a positive number."""
-        env = os.environ if environ is None else environ
-        base = cls()
+    def from_settings(cls, settings: SingerSettings) -> ScoreLimits:
+        """The limits `settings` set (SINGER_MAX_UPLOAD_BYTES, _MAX_XML_BYTES, _MAX_SONG_SECONDS, _MAX_NOTES)."""
         return cls(
-            max_score_bytes=int(_read(env, "SINGER_MAX_SCORE_BYTES", base.max_score_bytes)),
-            max_xml_bytes=int(_read(env, "SINGER_MAX_XML_BYTES", base.max_xml_bytes)),
-            max_compression_ratio=base.max_compression_ratio,
-            max_archive_members=base.max_archive_members,
-            max_song_s=_read(env, "SINGER_MAX_SONG_SECONDS", base.max_song_s),
-            max_notes=int(_read(env, "SINGER_MAX_NOTES", base.max_notes)),
-            max_xml_notes=base.max_xml_notes,
+            max_score_bytes=settings.max_upload_bytes,
+            max_xml_bytes=settings.max_xml_bytes,
+            max_song_s=settings.max_song_seconds,
+            max_notes=settings.max_notes,
         )
-
-
-def _read(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as e:
-        raise ScoreError(f"{name}={raw!r} is not a number; set it to a positive number or unset it") from e
-    if value <= 0:
-        raise ScoreError(f"{name}={raw!r} must be positive; set it to a positive number or unset it")
-    return value

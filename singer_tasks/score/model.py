@@ -13,60 +13,6 @@ from typing import Literal
 Syllabic = Literal["single", "begin", "middle", "end"]
 
 
-class ScoreError(ValueError):
-    """Base of every error about a user's score; `code` is a short snake_case name a job record stores."""
-
-    code = "score_error"
-
-
-class UnreadableScore(ScoreError):
-    """Raised when the file is not a MusicXML score we can read (corrupt, wrong format, unsafe XML)."""
-
-    code = "unreadable_score"
-
-
-class ScoreTooLarge(ScoreError):
-    """Raised when the file, its archive, or the song it describes is over a configured limit."""
-
-    code = "score_too_large"
-
-
-class SongTooLong(ScoreTooLarge):
-    """Raised when the sung line lasts longer than a job may render."""
-
-    code = "song_too_long"
-
-
-class NoNotes(ScoreError):
-    """Raised when the chosen part (or the whole score) holds no notes."""
-
-    code = "no_notes"
-
-
-class NoLyrics(ScoreError):
-    """Raised when no part, or not the chosen part or verse, carries lyrics."""
-
-    code = "no_lyrics"
-
-
-class PartNotFound(ScoreError):
-    """Raised when a part forced by index or name does not exist in the score."""
-
-    code = "part_not_found"
-
-
-class UnsupportedLanguage(ScoreError):
-    """Raised when the lyrics' language is not one we (or the voice) can sing."""
-
-    code = "unsupported_language"
-
-
-class UnknownPhoneme(ScoreError):
-    """Raised when a lyric needs a phoneme or syllable the voice's dictionary lacks."""
-
-    code = "unknown_phoneme"
-
-
 @dataclass(frozen=True)
 class Note:
     """One sung note (ties already merged).

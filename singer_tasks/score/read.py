@@ -13,20 +13,12 @@ from collections import Counter
 from typing import Any
 from xml.etree.ElementTree import Element
 
+from singer_tasks.errors import NoLyrics, NoNotes, PartNotFound, ScoreError, ScoreTooLarge, SongTooLong, UnreadableScore
 from singer_tasks.score.events import TempoMap, lyric_lines, part_events
 from singer_tasks.score.limits import ScoreLimits
-from singer_tasks.score.model import (
-    NoLyrics,
-    NoNotes,
-    Note,
-    PartNotFound,
-    Score,
-    ScoreError,
-    ScoreTooLarge,
-    SongTooLong,
-    UnreadableScore,
-)
+from singer_tasks.score.model import Note, Score
 from singer_tasks.score.safe_xml import load_score_xml
+from singer_tasks.settings import get_settings
 
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
@@ -46,7 +38,7 @@ def parse_score(
     part uses in number order (a chorale whose only line is numbered 2 sings it as verse 1).
     Raises a ScoreError subclass naming the problem.
     """
-    limits = limits if limits is not None else ScoreLimits.from_env()
+    limits = limits if limits is not None else ScoreLimits.from_settings(get_settings())
     if verse < 1:
         raise ScoreError(f"verse must be 1 or more, got {verse}")
     root = load_score_xml(data, filename, limits)

@@ -15,8 +15,8 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from singer_tasks.errors import ScoreTooLarge, UnreadableScore
 from singer_tasks.score.limits import ScoreLimits
-from singer_tasks.score.model import ScoreTooLarge, UnreadableScore
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _CHUNK = 1 << 16

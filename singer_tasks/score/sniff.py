@@ -11,7 +11,7 @@ import re
 import zipfile
 from typing import Literal
 
-from singer_tasks.score.model import UnreadableScore
+from singer_tasks.errors import UnreadableScore
 
 ScoreFormat = Literal["musicxml", "mxl"]
 _ROOT = re.compile(rb"<\s*score-(partwise|timewise)\b")

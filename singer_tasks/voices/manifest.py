@@ -23,12 +23,11 @@ A manifest names a voice's files (relative to its folder) and its defaults:
 
 Every curve the acoustic config enables (energy, breathiness, voicing, tension, key_shift, speed)
 needs a default here; a phrase may override it per job with the .ds fields (`energy` +
-`energy_timestep`, `gender`, `velocity`). `load_voice` (torch) lives in `singer_tasks.voices.models`.
+`energy_timestep`, `gender`, `velocity`). `load_voice` (torch) lives in `singer_tasks.voices.loader`.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,8 @@ from typing import Any
 
 import yaml
 
-from singer_tasks.errors import VoiceConfigError
+from singer_tasks.errors import VoiceConfigError, VoiceNotFound
+from singer_tasks.settings import get_settings
 
 BUILTIN_VOICE = "builtin"
 CURVE_NAMES = ("energy", "breathiness", "voicing", "tension", "key_shift", "speed")
@@ -44,8 +44,7 @@ CURVE_NAMES = ("energy", "breathiness", "voicing", "tension", "key_shift", "spee
 
 def default_voices_dir() -> Path:
     """`$SINGER_VOICES_DIR`, else the repository's `checkpoints/` folder."""
-    env = os.environ.get("SINGER_VOICES_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "checkpoints"
+    return get_settings().voices_dir
 
 
 @dataclass(frozen=True)
@@ -215,4 +214,4 @@ def find_manifest(voice: str, root: Path | None = None) -> VoiceManifest:
     if voice == BUILTIN_VOICE:
         return BUILTIN_MANIFEST
     known = sorted(p.parent.name for p in root.glob("*/voice.yaml")) if root.is_dir() else []
-    raise VoiceConfigError(f"no voice {voice!r}: {path} does not exist (voices under {root}: {known or 'none'})")
+    raise VoiceNotFound(f"no voice {voice!r}: {path} does not exist (voices under {root}: {known or 'none'})")

@@ -7,19 +7,19 @@ naming the file and the problem, not halfway through a song.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from singer_tasks.errors import CheckpointError, RenderInputError, VoiceConfigError
+from singer_tasks.errors import CheckpointError, VoiceConfigError
 from singer_tasks.phrase import Phrase
+from singer_tasks.settings import get_settings
 from singer_tasks.voices.diffsinger.acoustic.inputs import Curve
-from singer_tasks.voices.manifest import CURVE_NAMES, VoiceManifest, find_manifest
-from singer_tasks.voices.runtime import PRECISION_ENV, resolve_precision
+from singer_tasks.voices.manifest import CURVE_NAMES, VoiceManifest
+from singer_tasks.voices.runtime import resolve_precision
 
 StepHook = Callable[[int, int], None]
 # .ds field names of the per-job curve overrides (openvpi's): key shift is "gender", speed "velocity".
@@ -32,6 +32,7 @@ class Voice:
 
     manifest: VoiceManifest
     sample_rate: int
+    precision: str = "fp32"  # what the voice computes in: fp32 (exact) or bf16 (fast); part of the cache key
 
     @property
     def name(self) -> str:
@@ -176,8 +177,9 @@ def synthesize(
 
 def _voice_precision(manifest: VoiceManifest) -> str:
     """$SINGER_PRECISION if set, else the voice.yaml's defaults.precision (exact, fast or auto)."""
-    if os.environ.get(PRECISION_ENV):
-        return resolve_precision()
+    chosen = get_settings().precision
+    if chosen:
+        return resolve_precision(chosen)
     return resolve_precision(manifest.defaults.precision)
 
 
@@ -235,19 +237,3 @@ def _speaker(manifest: VoiceManifest, use_spk_id: bool, num_spk: int) -> int:
     if not 0 <= spk < num_spk:
         raise CheckpointError(f"voice {manifest.name!r}: speaker id {spk} is outside the model's {num_spk} speakers")
     return spk
-
-
-def load_voice(voice: str | Path = "builtin", root: Path | None = None) -> Voice:
-    """Load a voice by name (a folder under the voices dir) or by path; see `singer_tasks.voices.manifest`."""
-    manifest = find_manifest(str(voice), root)
-    if manifest.kind == "builtin":
-        return BuiltinVoice(manifest)
-    return DiffSingerVoice(manifest)
-
-
-def require_phrases(voice: Voice, phrases: Sequence[Phrase]) -> None:
-    """Check every phrase before rendering any (a missing phoneme fails the job at once)."""
-    if not phrases:
-        raise RenderInputError("there are no phrases to render")
-    for phrase in phrases:
-        voice.check_phrase(phrase)

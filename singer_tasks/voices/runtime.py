@@ -1,4 +1,4 @@
-"""Process-level runtime for rendering: torch threads pinned to the real CPU quota, a voice cache.
+"""Process-level runtime for rendering: torch threads pinned to the real CPU quota, precision, memory.
 
 Containers often see every host CPU in os.cpu_count() but may only use their cgroup quota; torch's
 default thread count then oversubscribes. `configure_torch` sets intra-op threads to the quota
@@ -14,30 +14,19 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from singer_tasks.errors import VoiceConfigError
+from singer_tasks.errors import PrecisionError
+from singer_tasks.settings import get_settings
 from taskkit.cpus import cpu_quota as taskkit_cpu_quota
-from taskkit.cpus import quota_from as _quota_from  # noqa: F401 - tested here
-
-if TYPE_CHECKING:
-    from singer_tasks.voices.models import Voice
-
 
 _lock = threading.Lock()
 _configured: int | None = None
-_voices: dict[tuple[str, str], Voice] = {}
 
-PRECISION_ENV = "SINGER_PRECISION"
 PRECISION_MODES = ("exact", "fast", "auto")
 _CPUINFO = Path("/proc/cpuinfo")
-
-
-class PrecisionError(VoiceConfigError):
-    """A precision setting (SINGER_PRECISION or a per-render value) that is not one of exact, fast, auto."""
 
 
 def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
@@ -57,13 +46,13 @@ def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
 
 
 def precision_setting(value: str | None = None) -> str:
-    """The requested mode: `value`, else $SINGER_PRECISION, else "auto"; PrecisionError names a bad one."""
-    raw = value if value is not None else os.environ.get(PRECISION_ENV, "auto")
+    """The requested mode: `value`, else SINGER_PRECISION, else "auto"; PrecisionError names a bad one."""
+    raw = value if value is not None else (get_settings().precision or "auto")
     mode = raw.strip().lower() or "auto"
     aliases = {"fp32": "exact", "bf16": "fast"}
     mode = aliases.get(mode, mode)
     if mode not in PRECISION_MODES:
-        source = "precision" if value is not None else PRECISION_ENV
+        source = "precision" if value is not None else "SINGER_PRECISION"
         raise PrecisionError(f"{source}={raw!r} is not one of exact, fast, auto (or fp32, bf16)")
     return mode
 
@@ -130,23 +119,7 @@ def configure_torch(workers: int = 1, threads: int | None = None) -> int:
         return wanted
 
 
-def get_voice(voice: str | Path = "builtin", root: Path | None = None) -> Voice:
-    """The voice, loaded once per process and reused (thread-safe)."""
-    from singer_tasks.voices.models import load_voice
-
-    key = (str(voice), str(root or ""))
-    with _lock:
-        cached = _voices.get(key)
-    if cached is not None:
-        return cached
-    if _configured is None:  # keep a worker's earlier configure_torch(workers=N)
+def configure_torch_once() -> None:
+    """Configure torch with the defaults unless a caller already did (a worker's configure_torch(threads=N))."""
+    if _configured is None:
         configure_torch()
-    loaded = load_voice(voice, root)
-    with _lock:
-        return _voices.setdefault(key, loaded)
-
-
-def clear_voice_cache() -> None:
-    """Forget every loaded voice (tests, or after replacing a voice's files)."""
-    with _lock:
-        _voices.clear()

@@ -12,8 +12,8 @@ import pytest
 
 import singer_tasks.render.tasks  # noqa: F401 - registers the render task on the service kit
 from api.main import create_app
-from singer_tasks.kit import ServiceSettings
 from singer_tasks.kit import kit as service_kit
+from singer_tasks.settings import SingerSettings
 from taskkit import Kit, Settings
 from taskkit.supervisor import free_port
 from tests.singer_tasks.fixtures.scores.xmlbuild import measure, note, rest, tempo, voice_score
@@ -58,12 +58,12 @@ def kit(tmp_path: Path) -> Iterator[Kit]:
 
 
 @pytest.fixture
-def service_settings() -> ServiceSettings:
-    return ServiceSettings(default_credits=100, max_jobs_in_flight=100, max_song_seconds=60)
+def service_settings() -> SingerSettings:
+    return SingerSettings(default_credits=100, max_jobs_in_flight=100, max_song_seconds=60)
 
 
 @pytest.fixture
-def api(kit: Kit, service_settings: ServiceSettings) -> Iterator[LiveServer]:
+def api(kit: Kit, service_settings: SingerSettings) -> Iterator[LiveServer]:
     """The API served over real HTTP, on the port its signed URLs name."""
     with LiveServer(create_app(kit, service_settings), port=kit.test_port) as server:  # type: ignore[attr-defined]
         yield server

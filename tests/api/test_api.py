@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from singer_tasks.kit import ServiceSettings
+from singer_tasks.settings import SingerSettings
 from taskkit import Kit
 from taskkit.backends.local.broker import LocalBroker
 from tests.api.conftest import Client, song_bytes
@@ -40,7 +40,7 @@ def test_sign_in_gives_the_starting_balance(client: Clients) -> None:
     assert (me["balance"], me["reserved"], me["available"], me["inFlight"]) == (100, 0, 100, 0)
 
 
-def test_upload_sniffs_the_content(client: Clients, service_settings: ServiceSettings) -> None:
+def test_upload_sniffs_the_content(client: Clients, service_settings: SingerSettings) -> None:
     alice = client("alice")
     assert alice.upload(song_bytes())
     pdf = alice.post("/v1/uploads", files={"file": ("song.musicxml", b"%PDF-1.7 ...", "application/pdf")})
@@ -53,7 +53,7 @@ def test_upload_sniffs_the_content(client: Clients, service_settings: ServiceSet
     assert alice.post("/v1/uploads", files={"file": ("big.xml", big, "text/xml")}).status_code == 413
 
 
-def test_signed_put_url_binds_type_and_size(client: Clients, service_settings: ServiceSettings) -> None:
+def test_signed_put_url_binds_type_and_size(client: Clients, service_settings: SingerSettings) -> None:
     alice = client("alice")
     grant = alice.post("/v1/uploads/url", json={"filename": "Song.MXL"}).json()
     assert grant["url"].startswith("http") and grant["maxBytes"] == service_settings.max_upload_bytes
@@ -67,7 +67,7 @@ def test_signed_put_url_binds_type_and_size(client: Clients, service_settings: S
     assert alice.job(grant["scoreId"]).status_code == 202
 
 
-def test_job_creation_reserves_and_queues(client: Clients, kit: Kit, service_settings: ServiceSettings) -> None:
+def test_job_creation_reserves_and_queues(client: Clients, kit: Kit, service_settings: SingerSettings) -> None:
     alice = client("alice")
     response = alice.job(alice.upload(song_bytes()), renderType="preview", language="en")
     assert response.status_code == 202
@@ -116,10 +116,10 @@ def test_jobs_list_is_paginated_newest_first(client: Clients) -> None:
 
 
 @pytest.mark.parametrize(
-    "service_settings", [ServiceSettings(default_credits=180, max_jobs_in_flight=100, max_song_seconds=180)]
+    "service_settings", [SingerSettings(default_credits=180, max_jobs_in_flight=100, max_song_seconds=180)]
 )
 def test_50_concurrent_creations_against_a_balance_for_10(
-    client: Clients, service_settings: ServiceSettings, kit: Kit
+    client: Clients, service_settings: SingerSettings, kit: Kit
 ) -> None:
     alice = client("alice")
     assert service_settings.default_credits == 10 * service_settings.max_cost("final")
@@ -132,7 +132,7 @@ def test_50_concurrent_creations_against_a_balance_for_10(
     assert "credits" in alice.job(score_id).json()["detail"]
 
 
-@pytest.mark.parametrize("service_settings", [ServiceSettings(max_jobs_in_flight=2)])
+@pytest.mark.parametrize("service_settings", [SingerSettings(max_jobs_in_flight=2)])
 def test_in_flight_cap_answers_429(client: Clients) -> None:
     alice = client("alice")
     score_id = alice.upload(song_bytes())

@@ -13,7 +13,7 @@ from singer_tasks.phonemize import score_to_phrases
 from singer_tasks.render.job import Plan, plan_key
 from singer_tasks.render.pipeline import render_phrases
 from singer_tasks.score.read import parse_score
-from singer_tasks.voices.runtime import get_voice
+from singer_tasks.voices.loader import get_voice
 from taskkit import Kit
 from tests.api.conftest import Client, song_bytes
 from tests.api.driver import InlineDriver

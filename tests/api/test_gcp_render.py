@@ -12,8 +12,9 @@ from collections.abc import Iterator
 import pytest
 
 from singer_tasks.jobs import transitions as jobs
-from singer_tasks.kit import RENDER_TASK, RENDER_TOPIC, ServiceSettings, render_task_id
+from singer_tasks.kit import RENDER_TASK, RENDER_TOPIC, render_task_id
 from singer_tasks.kit import kit as service_kit
+from singer_tasks.settings import SingerSettings
 from taskkit import Kit, Settings
 from taskkit.worker import DEAD_LETTER_PATH, PUSH_PATH, create_worker_app
 from tests.api.conftest import song_bytes
@@ -66,7 +67,7 @@ def gcp_kit(
 
 
 def test_a_job_renders_through_real_pubsub_firestore_and_gcs(gcp_kit: Kit) -> None:
-    settings = ServiceSettings()
+    settings = SingerSettings()
     score_key = f"uploads/hana/{uuid.uuid4().hex}.musicxml"
     gcp_kit.blobs.put(score_key, song_bytes(3, phrase_per_bar=True), if_absent=True)
     job = jobs.create_job(gcp_kit.documents, jobs.JobRequest("hana", score_key, "final", "builtin", None), settings)

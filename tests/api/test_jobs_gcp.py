@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from singer_tasks.jobs import transitions as jobs
-from singer_tasks.kit import ServiceSettings
+from singer_tasks.settings import SingerSettings
 from taskkit.backends.base import DocumentStore
 from taskkit.backends.gcp import create_document_store
 from taskkit.settings import Settings
@@ -36,7 +36,7 @@ def request(uid: str) -> jobs.JobRequest:
 
 
 def test_20_concurrent_creations_against_a_balance_for_5(store: DocumentStore) -> None:
-    settings = ServiceSettings(default_credits=5 * ServiceSettings().max_cost("final"), max_jobs_in_flight=100)
+    settings = SingerSettings(default_credits=5 * SingerSettings().max_cost("final"), max_jobs_in_flight=100)
     jobs.ensure_user(store, "erin", settings)
 
     def create(_: int) -> str:
@@ -54,7 +54,7 @@ def test_20_concurrent_creations_against_a_balance_for_5(store: DocumentStore) -
 
 
 def test_transitions_happen_once_on_firestore(store: DocumentStore) -> None:
-    settings = ServiceSettings()
+    settings = SingerSettings()
     jobs.ensure_user(store, "finn", settings)
     done = jobs.create_job(store, request("finn"), settings)
     failed = jobs.create_job(store, request("finn"), settings)

@@ -120,10 +120,10 @@ BAD_INPUTS = [
         lambda: pinyin("ba", "la"),
         {"voice": "tiny", "language": "zh"},
         {"SINGER_VOICES_DIR": str(VOICES)},
-        "unknown_phoneme",
+        "voice_lacks_phoneme",
         id="voice-lacks-phoneme",
     ),
-    pytest.param(lambda: song_bytes(1), {"voice": "nosuchvoice"}, {}, "voice_unavailable", id="unknown-voice"),
+    pytest.param(lambda: song_bytes(1), {"voice": "nosuchvoice"}, {}, "voice_not_found", id="unknown-voice"),
 ]
 
 

@@ -20,7 +20,8 @@ import httpx
 import pytest
 
 from singer_tasks.jobs import transitions as jobs
-from singer_tasks.kit import RENDER_TASK, RENDER_TOPIC, ServiceSettings, render_task_id
+from singer_tasks.kit import RENDER_TASK, RENDER_TOPIC, render_task_id
+from singer_tasks.settings import SingerSettings
 from taskkit import Kit, Settings
 from taskkit.backends.local.dispatcher import LocalDispatcher
 from taskkit.supervisor import free_port, subscriptions_for, wait_until_healthy
@@ -121,7 +122,7 @@ def test_sigkill_mid_render_completes_and_charges_once(stack: Stack, store_kit: 
 def test_sweep_completes_a_job_whose_publish_was_lost(stack: Stack, store_kit: Kit) -> None:
     store_kit.blobs.put("uploads/carol/" + "a" * 32 + ".musicxml", song_bytes(1))
     request = jobs.JobRequest("carol", "uploads/carol/" + "a" * 32 + ".musicxml", "preview", "builtin", None)
-    job = jobs.create_job(store_kit.documents, request, ServiceSettings())  # written, never published
+    job = jobs.create_job(store_kit.documents, request, SingerSettings())  # written, never published
     wait_for(lambda: True)
     import time
 
@@ -146,7 +147,7 @@ def test_worker_dying_on_every_delivery_fails_and_refunds_once(data_dir: Path, s
         wait_until_healthy(url + "/healthz", alive=lambda: True)
         store_kit.blobs.put("uploads/dave/" + "b" * 32 + ".musicxml", song_bytes(1))
         request = jobs.JobRequest("dave", "uploads/dave/" + "b" * 32 + ".musicxml", "final", "builtin", None)
-        job = jobs.create_job(store_kit.documents, request, ServiceSettings())
+        job = jobs.create_job(store_kit.documents, request, SingerSettings())
         store_kit.send_task(RENDER_TASK, {"job_id": job["id"]}, task_id=render_task_id(job["id"]), topic=RENDER_TOPIC)
         dispatcher.start()
         wait_for(lambda: job_status(store_kit, job["id"]) == "failed", timeout_s=120, what="the job to fail")
@@ -157,7 +158,7 @@ def test_worker_dying_on_every_delivery_fails_and_refunds_once(data_dir: Path, s
     assert failed["error"]["code"] == "dead_lettered"
     assert failed["credits"]["refunded"] == failed["credits"]["reserved"] > 0
     user = store_kit.documents.get("users/dave") or {}
-    assert (user["credits"], user["reserved"], user["inFlight"]) == (ServiceSettings().default_credits, 0, 0)
+    assert (user["credits"], user["reserved"], user["inFlight"]) == (SingerSettings().default_credits, 0, 0)
 
 
 def test_two_workers_render_phrases_at_the_same_time(data_dir: Path, store_kit: Kit) -> None:

@@ -32,7 +32,7 @@ def test_firebase_json_points_at_the_rules_and_the_built_spa() -> None:
     assert config["storage"] == [{"target": "main", "rules": "storage.rules"}]
     assert config["hosting"]["public"] == "web/dist"
     assert {"source": "**", "destination": "/index.html"} in config["hosting"]["rewrites"]
-    assert config["emulators"]["firestore"]["port"] == 8088  # REFERENCE.md section 4
+    assert config["emulators"]["firestore"]["port"] == 8088  # docs/testing.md
 
 
 def test_firestore_rules_never_let_a_client_write() -> None:
@@ -76,9 +76,9 @@ def test_storage_rules_limits_match_the_apis_upload_limits() -> None:
     if not (REPO / "api" / "routes" / "uploads.py").is_file():
         pytest.skip("api/routes/uploads.py does not exist yet")
     from api.routes.uploads import CONTENT_TYPES
-    from singer_tasks.kit import ServiceSettings
+    from singer_tasks.settings import SingerSettings
 
-    assert size and int(size.group(1)) == ServiceSettings().max_upload_bytes
+    assert size and int(size.group(1)) == SingerSettings().max_upload_bytes
     assert types == set(CONTENT_TYPES.values())
     extensions = re.search(r"\[\.\]\(([a-z|]+)\)", condition)
     assert extensions and {f".{e}" for e in extensions.group(1).split("|")} == set(CONTENT_TYPES)

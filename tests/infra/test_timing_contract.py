@@ -1,4 +1,4 @@
-"""Terraform's push settings against taskkit's own start-up check (DESIGN.md, "Attempts").
+"""Terraform's push settings against taskkit's own start-up check (docs/push-contract.md, "Timing checks at start").
 
 The worker's environment is built from terraform's locals with the variables' defaults, read by
 taskkit's real `Settings.from_env`, and checked by taskkit's real `Kit.check_timing` against
@@ -53,11 +53,8 @@ def _variables_read() -> set[str]:
     )
     names = set(re.findall(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b", source))
     names |= {f"TASKKIT_{name.upper()}" for name in Settings.__dataclass_fields__}
-    if (REPO / "singer_tasks" / "service.py").is_file():
-        service = importlib.import_module("singer_tasks.kit")
-        settings_class = getattr(service, "ServiceSettings", None)
-        if settings_class is not None:
-            names |= {f"SINGER_{name.upper()}" for name in settings_class.__dataclass_fields__}
+    settings_module = importlib.import_module("singer_tasks.settings")
+    names |= {f"SINGER_{name.upper()}" for name in settings_module.SingerSettings.model_fields}
     return names
 
 

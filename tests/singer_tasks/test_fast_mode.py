@@ -14,12 +14,14 @@ import torch
 import torch.nn.functional as F
 import yaml
 
+from singer_tasks.errors import PrecisionError, SettingsError
+from singer_tasks.settings import get_settings
 from singer_tasks.voices.diffsinger.acoustic.layers import depthwise_conv_time
 from singer_tasks.voices.diffsinger.acoustic.load import build_acoustic_model, read_config
 from singer_tasks.voices.diffsinger.acoustic.model import AcousticInputs, DiffSingerAcoustic
 from singer_tasks.voices.diffsinger.acoustic.phonemes import PhonemeDictionary
 from singer_tasks.voices.models import synthesize
-from singer_tasks.voices.runtime import PrecisionError, cpu_has_bf16, precision_setting, resolve_precision
+from singer_tasks.voices.runtime import cpu_has_bf16, precision_setting, resolve_precision
 from singer_tasks.voices.vocoder.load import load_vocoder
 from singer_tasks.voices.vocoder.nsf_hifigan import SourceNoise
 
@@ -99,12 +101,14 @@ def test_precision_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert precision_setting() == "auto"
     assert precision_setting("FP32") == "exact" and precision_setting("bf16") == "fast"
     monkeypatch.setenv("SINGER_PRECISION", "exact")
+    get_settings.cache_clear()  # settings are read once per process
     assert precision_setting() == "exact" and resolve_precision() == "fp32"
     assert resolve_precision("fast") == "bf16"  # an explicit value wins over the environment
     assert resolve_precision("auto", bf16_native=True) == "bf16"
     assert resolve_precision("auto", bf16_native=False) == "fp32"
     monkeypatch.setenv("SINGER_PRECISION", "fp8")
-    with pytest.raises(PrecisionError, match=r"SINGER_PRECISION='fp8'.*exact, fast, auto"):
+    get_settings.cache_clear()
+    with pytest.raises(SettingsError, match=r"SINGER_PRECISION='fp8'.*'exact', 'fast' or 'auto'"):
         precision_setting()
     with pytest.raises(PrecisionError, match="precision='half'"):
         resolve_precision("half")
@@ -117,11 +121,12 @@ def test_cpu_bf16_detection_reads_the_flags() -> None:
 
 
 def test_voice_precision_follows_env_then_voice_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from singer_tasks.voices.models import load_voice
+    from singer_tasks.voices.loader import load_voice
     from tests.singer_tasks.test_voices import _copy_tiny, tiny_phrase
 
     folder = _copy_tiny(tmp_path)
     monkeypatch.setenv("SINGER_PRECISION", "exact")
+    get_settings.cache_clear()
     exact_voice = load_voice(folder)
     assert exact_voice.precision == "fp32"  # type: ignore[attr-defined]
     exact = exact_voice.render_phrase(tiny_phrase())
@@ -130,6 +135,7 @@ def test_voice_precision_follows_env_then_voice_yaml(tmp_path: Path, monkeypatch
     assert fast.shape == exact.shape and not (fast == exact).all()
     assert (exact_voice.render_phrase(tiny_phrase(), precision="exact") == exact).all()
     monkeypatch.delenv("SINGER_PRECISION")
+    get_settings.cache_clear()
     manifest = yaml.safe_load((folder / "voice.yaml").read_text())
     manifest["defaults"]["precision"] = "bf16"
     (folder / "voice.yaml").write_text(yaml.safe_dump(manifest))

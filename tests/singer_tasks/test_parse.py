@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from singer_tasks.errors import NoLyrics, NoNotes, PartNotFound, ScoreError, ScoreTooLarge
 from singer_tasks.score.limits import ScoreLimits
-from singer_tasks.score.model import NoLyrics, NoNotes, Note, PartNotFound, Rest, Score, ScoreError, ScoreTooLarge
+from singer_tasks.score.model import Note, Rest, Score
 from singer_tasks.score.read import parse_score
 from tests.singer_tasks.fixtures.scores.xmlbuild import (
     Lyric,

@@ -7,9 +7,10 @@ import zipfile
 
 import pytest
 
+from singer_tasks.errors import ScoreError, ScoreTooLarge, SettingsError, UnreadableScore
 from singer_tasks.score.limits import ScoreLimits
-from singer_tasks.score.model import ScoreError, ScoreTooLarge, UnreadableScore
 from singer_tasks.score.read import parse_score
+from singer_tasks.settings import SingerSettings
 from tests.singer_tasks.fixtures.scores.xmlbuild import measure, note, tempo, to_mxl, voice_score
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
@@ -129,18 +130,19 @@ def test_musicxml_that_music21_rejects_is_unreadable() -> None:
         parse_score(broken, "odd.musicxml")
 
 
-def test_limits_from_environment() -> None:
-    limits = ScoreLimits.from_env({"SINGER_MAX_SCORE_BYTES": "1234", "SINGER_MAX_SONG_SECONDS": "60.5"})
+def test_limits_from_settings() -> None:
+    settings = SingerSettings.from_env({"SINGER_MAX_UPLOAD_BYTES": "1234", "SINGER_MAX_SONG_SECONDS": "60.5"})
+    limits = ScoreLimits.from_settings(settings)
     assert (limits.max_score_bytes, limits.max_song_s) == (1234, 60.5)
-    assert ScoreLimits.from_env({}) == ScoreLimits()
-    with pytest.raises(ScoreError, match="SINGER_MAX_SONG_SECONDS"):
-        ScoreLimits.from_env({"SINGER_MAX_SONG_SECONDS": "long"})
-    with pytest.raises(ScoreError, match="must be positive"):
-        ScoreLimits.from_env({"SINGER_MAX_SCORE_BYTES": "-1"})
+    assert ScoreLimits.from_settings(SingerSettings.from_env({})) == ScoreLimits()  # one default per setting
+    with pytest.raises(SettingsError, match=r"SINGER_MAX_SONG_SECONDS='long'"):
+        SingerSettings.from_env({"SINGER_MAX_SONG_SECONDS": "long"})
+    with pytest.raises(SettingsError, match=r"SINGER_MAX_UPLOAD_BYTES='-1'.*greater than 0"):
+        SingerSettings.from_env({"SINGER_MAX_UPLOAD_BYTES": "-1"})
 
 
 def test_parse_reads_limits_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SINGER_MAX_SCORE_BYTES", "50")
+    monkeypatch.setenv("SINGER_MAX_UPLOAD_BYTES", "50")
     with pytest.raises(ScoreTooLarge, match="limit of 50"):
         parse_score(_song(), "x.musicxml")
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from singer_tasks.errors import PhonemeError
 from singer_tasks.phonemize import score_to_phrases
 from singer_tasks.phonemize.dictionary import PhonemeDictionary
 from singer_tasks.phonemize.english import clean_lyric, english_syllables, split_syllables
 from singer_tasks.phonemize.g2p import GruPredictor, _cmu, word_phonemes
-from singer_tasks.score.model import UnknownPhoneme
 from tests.singer_tasks.fixtures.scores.songs import song
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,6 +108,6 @@ def test_voice_without_a_phoneme_is_a_clear_error(tmp_path: Path) -> None:
     table = (REPO / "phonemes" / "arpabet-en.txt").read_text().splitlines()
     (tmp_path / "en.txt").write_text("\n".join(line for line in table if not line.startswith("ay\t")) + "\n")
     s = song([("C4", 1.0, "fly")])
-    with pytest.raises(UnknownPhoneme, match="'ay'") as e:
+    with pytest.raises(PhonemeError, match="'ay'") as e:
         score_to_phrases(s, language="en", dictionary=tmp_path / "en.txt")
-    assert e.value.code == "unknown_phoneme"
+    assert e.value.code == "voice_lacks_phoneme"

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from singer_tasks.errors import DictionaryError, PhonemeError, UnreadableLyric, UnsupportedLanguage
 from singer_tasks.phonemize import score_to_phrases
-from singer_tasks.phonemize.dictionary import DictionaryError, PhonemeDictionary
+from singer_tasks.phonemize.dictionary import PhonemeDictionary
 from singer_tasks.phonemize.mandarin import mandarin_syllables, normalize_pinyin
 from singer_tasks.phonemize.pinyin_table import dictionary_text
-from singer_tasks.score.model import Note, UnknownPhoneme, UnsupportedLanguage
+from singer_tasks.score.model import Note
 from tests.singer_tasks.fixtures.scores.songs import song
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,7 +88,7 @@ def test_punctuation_only_lyric_continues_the_syllable() -> None:
 
 
 def test_unknown_pinyin_is_a_clear_error() -> None:
-    with pytest.raises(UnknownPhoneme, match="'qwx'"):
+    with pytest.raises(PhonemeError, match="'qwx'"):
         mandarin_syllables(_notes("qwx"), PhonemeDictionary.builtin())
 
 
@@ -134,5 +135,5 @@ def test_hanzi_without_a_reading_is_named() -> None:
 
     if normalize_pinyin(lazy_pinyin(rare, style=Style.NORMAL)[0]):
         pytest.skip("this pypinyin knows the character")
-    with pytest.raises(UnknownPhoneme, match=rare):
+    with pytest.raises(UnreadableLyric, match=rare):
         mandarin_syllables(_notes(rare), PhonemeDictionary.builtin())

@@ -6,10 +6,11 @@ import itertools
 
 import pytest
 
+from singer_tasks.errors import NoLyrics, UnsupportedLanguage
 from singer_tasks.phonemize import PhraseOptions, resolve_language, score_to_phrases
 from singer_tasks.phonemize.dictionary import ARPABET_VOWELS, PhonemeDictionary
 from singer_tasks.phrase import Phrase
-from singer_tasks.score.model import NoLyrics, Note, Score, UnsupportedLanguage
+from singer_tasks.score.model import Note, Score
 from tests.singer_tasks.fixtures.scores.songs import song
 
 OPTS = PhraseOptions()

@@ -9,8 +9,8 @@ import pytest
 
 from singer_tasks.errors import RenderInputError
 from singer_tasks.phrase import Phrase
-from singer_tasks.render.pipeline import render_phrases
-from singer_tasks.voices.models import load_voice
+from singer_tasks.render.pipeline import RenderOptions, render_phrases
+from singer_tasks.voices.loader import load_voice
 
 from .test_voices import TINY, tiny_phrase
 
@@ -49,7 +49,9 @@ def test_overlapping_phrases_are_cross_faded() -> None:
 def test_check_time_is_called_between_sampler_steps_and_can_stop_a_render() -> None:
     voice = load_voice(TINY)
     calls: list[int] = []
-    render_phrases([tiny_phrase(), tiny_phrase(1.0)], voice, steps=3, check_time=lambda: calls.append(1))
+    render_phrases(
+        [tiny_phrase(), tiny_phrase(1.0)], voice, options=RenderOptions(steps=3), check_time=lambda: calls.append(1)
+    )
     assert len(calls) == 2 * (1 + 3)  # before each phrase and after each of its 3 steps
 
     def limit() -> None:
@@ -59,7 +61,7 @@ def test_check_time_is_called_between_sampler_steps_and_can_stop_a_render() -> N
 
     calls.clear()
     with pytest.raises(OutOfTime):
-        render_phrases([tiny_phrase(), tiny_phrase(1.0)], voice, steps=20, check_time=limit)
+        render_phrases([tiny_phrase(), tiny_phrase(1.0)], voice, options=RenderOptions(steps=20), check_time=limit)
     assert len(calls) == 11
 
 

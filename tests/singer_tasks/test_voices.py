@@ -11,11 +11,13 @@ import pytest
 import torch
 import yaml
 
-from singer_tasks.errors import CheckpointError, PhonemeError, VoiceConfigError
+from singer_tasks.errors import CheckpointError, PhonemeError, VoiceConfigError, VoiceNotFound
 from singer_tasks.phrase import Phrase
-from singer_tasks.voices import runtime
+from singer_tasks.voices import loader, runtime
+from singer_tasks.voices.loader import load_voice
 from singer_tasks.voices.manifest import find_manifest
-from singer_tasks.voices.models import BuiltinVoice, DiffSingerVoice, load_voice
+from singer_tasks.voices.models import BuiltinVoice, DiffSingerVoice
+from taskkit.cpus import quota_from
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = FIXTURES / "voices" / "tiny"
@@ -59,7 +61,7 @@ def test_builtin_is_the_default_and_needs_no_files(tmp_path: Path) -> None:
     assert isinstance(voice, BuiltinVoice) and voice.manifest.kind == "builtin"
     assert set(voice.manifest.languages) == {"en", "zh"}
     assert isinstance(load_voice("builtin", root=tmp_path), BuiltinVoice)  # no checkpoints folder at all
-    with pytest.raises(VoiceConfigError, match="no voice 'nobody'"):
+    with pytest.raises(VoiceNotFound, match="no voice 'nobody'"):
         load_voice("nobody", root=REPO_VOICES)
 
 
@@ -174,21 +176,21 @@ def test_speaker_must_exist(tmp_path: Path) -> None:
 
 
 def test_runtime_quota_threads_and_cache() -> None:
-    assert runtime._quota_from("max 100000", None, None) is None
-    assert runtime._quota_from("150000 100000", None, None) == 1.5
-    assert runtime._quota_from(None, "-1", "100000") is None
-    assert runtime._quota_from(None, "200000", "100000") == 2.0
+    assert quota_from("max 100000", None, None) is None
+    assert quota_from("150000 100000", None, None) == 1.5
+    assert quota_from(None, "-1", "100000") is None
+    assert quota_from(None, "200000", "100000") == 2.0
     quota = runtime.cpu_quota()
     assert 1 <= quota <= (len(__import__("os").sched_getaffinity(0)))
     threads = runtime.configure_torch()
     assert threads == quota and torch.get_num_threads() == threads
     assert runtime.configure_torch(threads=1) == 1
-    runtime.clear_voice_cache()
-    first = runtime.get_voice(TINY)
+    loader.clear_voice_cache()
+    first = loader.get_voice(TINY)
     assert torch.get_num_threads() == 1  # loading a voice keeps the process's thread setting
-    assert runtime.get_voice(TINY) is first
-    runtime.clear_voice_cache()
-    assert runtime.get_voice(TINY) is not first
+    assert loader.get_voice(TINY) is first
+    loader.clear_voice_cache()
+    assert loader.get_voice(TINY) is not first
     runtime.configure_torch()
 
 

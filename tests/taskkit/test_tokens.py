@@ -1,4 +1,4 @@
-"""Token checks the honest way (REFERENCE.md section 4(b)).
+"""Token checks the honest way (see docs/testing.md).
 
 A local RSA key and a self-signed certificate are served from a loopback HTTP server as
 `{"<kid>": "<cert PEM>"}`, exactly the format of Google's certificate endpoints; tokens are signed RS256

@@ -1,4 +1,4 @@
-/** Debian's Chromium driven by playwright-core (REFERENCE.md section 6). */
+/** Debian's Chromium driven by playwright-core (see docs/testing.md, "Browser tests"). */
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 

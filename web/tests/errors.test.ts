@@ -3,7 +3,7 @@ import { ApiError, NetworkError } from '../src/api/client';
 import { describeApiError, describeError, describeJobError } from '../src/api/errors';
 
 describe('job errors', () => {
-  // The codes the render task stores (singer_tasks/score.py, singer_tasks/tasks.py).
+  // The codes the render task stores (singer_tasks/errors.py).
   const codes = [
     'no_lyrics',
     'no_notes',
@@ -11,7 +11,9 @@ describe('job errors', () => {
     'song_too_long',
     'score_too_large',
     'unreadable_score',
-    'unknown_phoneme',
+    'unreadable_lyric',
+    'voice_not_found',
+    'bad_checkpoint',
     'voice_lacks_phoneme',
     'voice_unavailable',
     'input_missing',

@@ -8,7 +8,6 @@ Google's emulators and fake-gcs-server; without them the clients use Application
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from taskkit.errors import ConfigError
@@ -44,7 +43,7 @@ def create_document_store(settings: Settings) -> DocumentStore:
 
     project = require(settings.project, "TASKKIT_PROJECT")
     # The emulator needs no credentials; the client finds them itself when FIRESTORE_EMULATOR_HOST is set.
-    credentials = None if os.environ.get("FIRESTORE_EMULATOR_HOST") else _default_credentials()
+    credentials = None if settings.firestore_emulator_host else _default_credentials()
     client = firestore.Client(project=project, credentials=credentials, database=settings.firestore_database)
     return FirestoreDocumentStore(client, transaction_attempts=settings.transaction_attempts)
 
@@ -56,7 +55,7 @@ def create_broker(settings: Settings) -> Broker:
     from taskkit.backends.gcp.pubsub import PubSubBroker
 
     project = require(settings.project, "TASKKIT_PROJECT")
-    credentials = None if os.environ.get("PUBSUB_EMULATOR_HOST") else _default_credentials()
+    credentials = None if settings.pubsub_emulator_host else _default_credentials()
     publisher = PublisherClient(credentials=credentials)
     return PubSubBroker(
         publisher,
@@ -76,7 +75,7 @@ def create_blob_store(settings: Settings) -> BlobStore:
 
     project = require(settings.project, "TASKKIT_PROJECT")
     bucket = require(settings.bucket, "TASKKIT_BUCKET")
-    emulator = os.environ.get("STORAGE_EMULATOR_HOST")
+    emulator = settings.storage_emulator_host
     if emulator:
         credentials: Any = google.auth.credentials.AnonymousCredentials()  # type: ignore[no-untyped-call]
         endpoint = emulator if "://" in emulator else f"http://{emulator}"

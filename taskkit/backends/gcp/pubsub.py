@@ -3,7 +3,7 @@
 Each publish waits for the server's message id (`future.result(timeout)`). A retryable failure is
 retried with exponential backoff and jitter (tenacity); when the attempts run out it is raised as
 `TransientBackendError`, never swallowed. A retried publish may reach Pub/Sub twice with different
-message ids, which is why consumers deduplicate on the task id attribute (REFERENCE.md section 1).
+message ids, which is why consumers deduplicate on the task id attribute (docs/push-contract.md).
 """
 
 from __future__ import annotations

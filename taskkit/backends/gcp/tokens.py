@@ -143,7 +143,7 @@ class CachingRequest(google.auth.transport.Request):
 
 
 class OidcPushVerifier:
-    """Verifies the OIDC token Pub/Sub puts on each push request (REFERENCE.md section 1).
+    """Verifies the OIDC token Pub/Sub puts on each push request (docs/push-contract.md, "Endpoints").
 
     Accepts only an RS256 token signed by Google, issued by accounts.google.com, for `audience`, whose
     `email` is `service_account_email` with `email_verified` true. This is what

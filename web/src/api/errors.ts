@@ -11,8 +11,10 @@ const JOB_ERRORS: Record<string, string> = {
   score_too_large: 'The score is too large. Remove other parts or split the song, then upload it again.',
   unreadable_score: 'The file could not be read as a MusicXML score. Export it again as .musicxml or .mxl.',
   part_not_found: 'The part to sing was not found in the score. Check the part names.',
-  unknown_phoneme:
-    'A lyric uses a word or syllable the voice does not know. Check its spelling, or choose another language.',
+  unreadable_lyric:
+    'A lyric could not be read in its language. Check its spelling, or write it phonetically (pinyin, kana).',
+  voice_not_found: 'The chosen voice is not installed. Choose one of the voices offered.',
+  bad_checkpoint: 'The chosen voice is damaged or incomplete. Choose another voice; an operator should reinstall it.',
   voice_lacks_phoneme: 'This voice cannot sing some sounds of these lyrics. Try another voice or language.',
   voice_unavailable: 'The chosen voice is not available right now. Choose another voice or try again later.',
   bad_render_input: 'The song could not be rendered as written. Check for extremely short or long notes.',

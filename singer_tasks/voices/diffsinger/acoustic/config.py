@@ -165,6 +165,12 @@ def _backbone(raw: Mapping[str, Any]) -> BackboneConfig:
     )
 
 
+def backbone_config(raw: Mapping[str, Any]) -> BackboneConfig:
+    """A denoiser's settings from a (possibly nested) config block with `backbone_type` / `backbone_args`
+    (or the legacy top-level WaveNet keys); also used for the variance model's predictors."""
+    return _backbone(raw)
+
+
 def _mel(raw: Mapping[str, Any]) -> MelConfig:
     return MelConfig(
         sample_rate=int(raw.get("audio_sample_rate", 44100)),

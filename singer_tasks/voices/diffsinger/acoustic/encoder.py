@@ -6,6 +6,7 @@ forward(tokens [B, N], mel2ph [B, T], f0 [B, T] Hz, curves) -> condition [B, T, 
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -42,10 +43,38 @@ def stretch_curve(mel2ph: Tensor, dur: Tensor) -> Tensor:
     return stretch * (mel2ph > 0)
 
 
+class EncoderSettings(Protocol):
+    """What FastSpeech2Encoder's structure depends on (AcousticConfig has these; so do the variance model's
+    linguistic and melody encoder settings)."""
+
+    @property
+    def hidden_size(self) -> int: ...
+    @property
+    def enc_layers(self) -> int: ...
+    @property
+    def num_heads(self) -> int: ...
+    @property
+    def enc_ffn_kernel_size(self) -> int: ...
+    @property
+    def ffn_act(self) -> str: ...
+    @property
+    def use_pos_embed(self) -> bool: ...
+    @property
+    def rel_pos(self) -> bool: ...
+    @property
+    def use_rope(self) -> bool: ...
+    @property
+    def rope_interleaved(self) -> bool: ...
+    @property
+    def use_mix_ln(self) -> bool: ...
+    @property
+    def mix_ln_layer(self) -> tuple[int, ...]: ...
+
+
 class FastSpeech2Encoder(nn.Module):
     """Token encoder: scaled embedding + positions, transformer layers, final layer norm."""
 
-    def __init__(self, config: AcousticConfig) -> None:
+    def __init__(self, config: EncoderSettings) -> None:
         super().__init__()
         dim = config.hidden_size
         rotary = None

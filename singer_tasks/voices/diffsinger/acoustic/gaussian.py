@@ -12,10 +12,11 @@ import torch
 from torch import Tensor, nn
 
 from singer_tasks.voices.diffsinger.acoustic.backbones import build_backbone
-from singer_tasks.voices.diffsinger.acoustic.config import AcousticConfig
 from singer_tasks.voices.diffsinger.acoustic.samplers import (
     GAUSSIAN_ALGORITHMS,
     ConditionedDenoiser,
+    DiffusionSettings,
+    SampleLayout,
     SpecRange,
     StepCallback,
 )
@@ -40,7 +41,8 @@ def _at(buffer: Tensor, t: Tensor) -> Tensor:
 
 
 class GaussianDiffusion(SpecRange, nn.Module):
-    """Holds the noise backbone as `denoise_fn`; `sample` returns a mel [B, T, M]."""
+    """Holds the noise backbone as `denoise_fn`; `sample` returns a mel [B, T, M] (the default layout), or
+    with a variance layout [B, T, R] (one feature) / [B, F, T, R] (F features) of repeat bins."""
 
     betas: Tensor
     alphas_cumprod: Tensor
@@ -54,10 +56,10 @@ class GaussianDiffusion(SpecRange, nn.Module):
     spec_min: Tensor
     spec_max: Tensor
 
-    def __init__(self, config: AcousticConfig) -> None:
+    def __init__(self, config: DiffusionSettings, layout: SampleLayout | None = None) -> None:
         super().__init__()
-        n_mels = config.mel.n_mels
-        self.denoise_fn = build_backbone(n_mels, config.hidden_size, config.backbone)
+        layout = layout or SampleLayout.mel(config)
+        self.denoise_fn = build_backbone(layout.bins * layout.num_feats, config.hidden_size, layout.backbone)
         self.timesteps = config.timesteps
         self.k_step = config.k_step if config.use_shallow_diffusion else config.timesteps
         betas = beta_schedule(config.schedule_type, config.timesteps, config.max_beta)
@@ -80,8 +82,8 @@ class GaussianDiffusion(SpecRange, nn.Module):
         }
         for name, value in buffers.items():
             self.register_buffer(name, torch.tensor(value, dtype=torch.float32))
-        self.register_buffer("spec_min", torch.tensor(config.spec_min)[None, None, :n_mels])
-        self.register_buffer("spec_max", torch.tensor(config.spec_max)[None, None, :n_mels])
+        self.register_buffer("spec_min", layout.range_buffer(layout.spec_min))
+        self.register_buffer("spec_max", layout.range_buffer(layout.spec_max))
 
     def sample(
         self,
@@ -95,7 +97,7 @@ class GaussianDiffusion(SpecRange, nn.Module):
         on_step: StepCallback | None = None,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """condition [B, T, H], noise [B, 1, M, T], src_spec [B, T, M] -> mel [B, T, M].
+        """condition [B, T, H], noise [B, F, M, T], src_spec [B, T, M] -> [B, T, M] or [B, F, T, M].
 
         `steps` sets the stride over the chain (openvpi's diff_speedup = t_max // steps).
         """

@@ -9,22 +9,29 @@ from typing import Any
 
 import torch
 import yaml
+from torch import nn
 
 from singer_tasks.errors import CheckpointError, VoiceConfigError
 from singer_tasks.voices.diffsinger.acoustic.config import AcousticConfig
 from singer_tasks.voices.diffsinger.acoustic.model import DiffSingerAcoustic
 
 
-def read_config(path: Path) -> AcousticConfig:
-    """Parse an experiment's flattened config.yaml."""
+def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
+    """A YAML file that must hold a mapping (an experiment's config.yaml); errors name `what` and the file."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as e:
-        raise VoiceConfigError(f"acoustic config {path} does not exist") from e
+        raise VoiceConfigError(f"{what} {path} does not exist") from e
     except yaml.YAMLError as e:
-        raise VoiceConfigError(f"acoustic config {path} is not valid YAML: {e}") from e
+        raise VoiceConfigError(f"{what} {path} is not valid YAML: {e}") from e
     if not isinstance(raw, dict):
-        raise VoiceConfigError(f"acoustic config {path} is not a YAML mapping")
+        raise VoiceConfigError(f"{what} {path} is not a YAML mapping")
+    return raw
+
+
+def read_config(path: Path) -> AcousticConfig:
+    """Parse an experiment's flattened config.yaml."""
+    raw = read_yaml_mapping(path, "acoustic config")
     try:
         return AcousticConfig.from_dict(raw)
     except VoiceConfigError as e:
@@ -57,27 +64,26 @@ def load_torch_file(path: Path) -> Any:
         ) from e
 
 
-def acoustic_state_dict(checkpoint: Any, path: Path) -> dict[str, torch.Tensor]:
-    """The `model.`-prefixed parameters of an openvpi checkpoint, prefix removed."""
+def model_state_dict(checkpoint: Any, path: Path, category: str) -> dict[str, torch.Tensor]:
+    """The `model.`-prefixed parameters of an openvpi checkpoint of `category`, prefix removed."""
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
         raise CheckpointError(f"{path} is not an openvpi checkpoint (no 'state_dict' dict)")
-    category = checkpoint.get("category")
-    if category is not None and category != "acoustic":
-        raise CheckpointError(f"{path} holds a {category!r} model, not an acoustic one")
+    found = checkpoint.get("category")
+    if found is not None and found != category:
+        raise CheckpointError(f"{path} holds a {found!r} model where a {category!r} one was expected")
     state = {k[len("model.") :]: v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
     if not state:
         raise CheckpointError(f"{path} has no parameters under 'model.'")
     return state
 
 
-def build_acoustic_model(config: AcousticConfig, checkpoint_path: Path, vocab_size: int) -> DiffSingerAcoustic:
-    """Build the model for `config` and load the checkpoint with strict key and shape checking."""
-    state = acoustic_state_dict(load_torch_file(checkpoint_path), checkpoint_path)
-    try:
-        model = DiffSingerAcoustic(config, vocab_size)
-    except ValueError as e:
-        raise VoiceConfigError(f"cannot build the acoustic model from its config: {e}") from e
-    expected = model.state_dict()
+def acoustic_state_dict(checkpoint: Any, path: Path) -> dict[str, torch.Tensor]:
+    """The `model.`-prefixed parameters of an openvpi acoustic checkpoint, prefix removed."""
+    return model_state_dict(checkpoint, path, "acoustic")
+
+
+def check_vocab(state: dict[str, torch.Tensor], checkpoint_path: Path, vocab_size: int) -> None:
+    """Refuse a phoneme dictionary whose size differs from the checkpoint's token embedding."""
     embed = state.get("fs2.txt_embed.weight")
     if embed is not None and embed.shape[0] != vocab_size:
         raise CheckpointError(
@@ -85,6 +91,14 @@ def build_acoustic_model(config: AcousticConfig, checkpoint_path: Path, vocab_si
             f"{vocab_size - 1}: the dictionary lacks (or adds) phonemes the model was trained with; use the "
             "experiment's own dictionary file(s)"
         )
+
+
+def load_strict(model: nn.Module, state: dict[str, torch.Tensor], checkpoint_path: Path) -> None:
+    """Load `state` into `model` after checking that keys and shapes match exactly (names the first misfits).
+
+    assign=True: the parameters become the (memory-mapped) checkpoint tensors instead of copies of them.
+    """
+    expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
@@ -100,7 +114,17 @@ def build_acoustic_model(config: AcousticConfig, checkpoint_path: Path, vocab_si
         raise CheckpointError(
             f"{checkpoint_path} does not match its config.yaml (or phoneme dictionary): shapes {wrong[:3]}"
         )
-    # assign: the parameters become the (memory-mapped) checkpoint tensors instead of copies of them
     state = {k: v if v.dtype == expected[k].dtype else v.to(expected[k].dtype) for k, v in state.items()}
     model.load_state_dict(state, strict=True, assign=True)
+
+
+def build_acoustic_model(config: AcousticConfig, checkpoint_path: Path, vocab_size: int) -> DiffSingerAcoustic:
+    """Build the model for `config` and load the checkpoint with strict key and shape checking."""
+    state = acoustic_state_dict(load_torch_file(checkpoint_path), checkpoint_path)
+    try:
+        model = DiffSingerAcoustic(config, vocab_size)
+    except ValueError as e:
+        raise VoiceConfigError(f"cannot build the acoustic model from its config: {e}") from e
+    check_vocab(state, checkpoint_path, vocab_size)
+    load_strict(model, state, checkpoint_path)
     return model.eval()

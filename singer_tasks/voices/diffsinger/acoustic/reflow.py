@@ -10,28 +10,30 @@ import torch
 from torch import Tensor, nn
 
 from singer_tasks.voices.diffsinger.acoustic.backbones import build_backbone
-from singer_tasks.voices.diffsinger.acoustic.config import AcousticConfig
 from singer_tasks.voices.diffsinger.acoustic.samplers import (
     REFLOW_ALGORITHMS,
     ConditionedDenoiser,
+    DiffusionSettings,
+    SampleLayout,
     SpecRange,
     StepCallback,
 )
 
 
 class RectifiedFlow(SpecRange, nn.Module):
-    """Holds the velocity backbone as `velocity_fn`; `sample` returns a mel [B, T, M]."""
+    """Holds the velocity backbone as `velocity_fn`; `sample` returns a mel [B, T, M] (the default layout),
+    or with a variance layout [B, T, R] (one feature) / [B, F, T, R] (F features) of repeat bins."""
 
     spec_min: Tensor
     spec_max: Tensor
 
-    def __init__(self, config: AcousticConfig) -> None:
+    def __init__(self, config: DiffusionSettings, layout: SampleLayout | None = None) -> None:
         super().__init__()
-        n_mels = config.mel.n_mels
-        self.velocity_fn = build_backbone(n_mels, config.hidden_size, config.backbone)
+        layout = layout or SampleLayout.mel(config)
+        self.velocity_fn = build_backbone(layout.bins * layout.num_feats, config.hidden_size, layout.backbone)
         self.time_scale_factor = config.time_scale_factor
-        self.register_buffer("spec_min", torch.tensor(config.spec_min)[None, None, :n_mels], persistent=False)
-        self.register_buffer("spec_max", torch.tensor(config.spec_max)[None, None, :n_mels], persistent=False)
+        self.register_buffer("spec_min", layout.range_buffer(layout.spec_min), persistent=False)
+        self.register_buffer("spec_max", layout.range_buffer(layout.spec_max), persistent=False)
 
     def sample(
         self,
@@ -44,7 +46,7 @@ class RectifiedFlow(SpecRange, nn.Module):
         algorithm: str,
         on_step: StepCallback | None = None,
     ) -> Tensor:
-        """condition [B, T, H], noise [B, 1, M, T], src_spec [B, T, M] (aux mel) -> mel [B, T, M]."""
+        """condition [B, T, H], noise [B, F, M, T], src_spec [B, T, M] (aux mel) -> [B, T, M] or [B, F, T, M]."""
         if algorithm not in REFLOW_ALGORITHMS:
             raise ValueError(f"unknown rectified-flow sampler {algorithm!r}; use one of {REFLOW_ALGORITHMS}")
         t_start = 1.0 - depth

@@ -8,7 +8,10 @@ from singer_tasks.voices.diffsinger.acoustic.config import BackboneConfig
 
 
 def build_backbone(out_dims: int, cond_dims: int, config: BackboneConfig) -> nn.Module:
-    """The backbone named by `config.type`; forward(spec [B,1,M,T], step [B], cond [B,H,T]) -> [B,1,M,T]."""
+    """The backbone named by `config.type`; forward(spec [B,F,M,T], step [B], cond [B,H,T]) -> [B,F,M,T].
+
+    `out_dims` is the flattened width F * M (the mel bins, or a variance model's features x repeat bins).
+    """
     if config.type == "wavenet":
         from singer_tasks.voices.diffsinger.acoustic.backbones.wavenet import WaveNet
 

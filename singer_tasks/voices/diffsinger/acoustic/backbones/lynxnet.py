@@ -62,7 +62,7 @@ class LYNXNetResidualLayer(nn.Module):
 
 
 class LYNXNet(nn.Module):
-    """forward(spec [B, 1, M, T], step [B] or [1], cond [B, H, T]) -> [B, 1, M, T]."""
+    """forward(spec [B, F, M, T], step [B] or [1], cond [B, H, T]) -> [B, F, M, T]; out_dims = F * M."""
 
     def __init__(self, out_dims: int, cond_dims: int, config: BackboneConfig) -> None:
         super().__init__()
@@ -81,11 +81,11 @@ class LYNXNet(nn.Module):
         self.strong_cond = config.strong_cond
 
     def forward(self, spec: Tensor, step: Tensor, cond: Tensor) -> Tensor:
-        x = self.input_projection(spec[:, 0])  # (B, C, T)
+        x = self.input_projection(spec.flatten(1, 2))  # (B, F * M, T) -> (B, C, T)
         if not self.strong_cond:
             x = F.gelu(x)
         step_embed = self.diffusion_embedding(step).unsqueeze(-1)  # (B, C, 1)
         for layer in self.residual_layers:
             x = layer(x, cond, step_embed, self.strong_cond)
         x = self.norm(x.transpose(1, 2)).transpose(1, 2)
-        return self.output_projection(x)[:, None]  # type: ignore[no-any-return]
+        return self.output_projection(x).unflatten(1, spec.shape[1:3])  # type: ignore[no-any-return]

@@ -38,7 +38,7 @@ class LYNXNet2Block(nn.Module):
 
 
 class LYNXNet2(nn.Module):
-    """forward(spec [B, 1, M, T], step [B] or [1], cond [B, H, T]) -> [B, 1, M, T].
+    """forward(spec [B, F, M, T], step [B] or [1], cond [B, H, T]) -> [B, F, M, T]; out_dims = F * M.
 
     The conditioner projection does not depend on the step, so a sampler may compute it once per
     render with `project_condition` and pass the result as `cond_projected` (the conditioner cache).
@@ -69,10 +69,10 @@ class LYNXNet2(nn.Module):
         return self.conditioner_projection(cond.transpose(1, 2))  # type: ignore[no-any-return]
 
     def forward(self, spec: Tensor, step: Tensor, cond: Tensor, cond_projected: Tensor | None = None) -> Tensor:
-        x = self.input_projection(spec[:, 0].transpose(1, 2))  # (B, T, C)
+        x = self.input_projection(spec.flatten(1, 2).transpose(1, 2))  # (B, F * M, T) -> (B, T, C)
         x = x + (self.project_condition(cond) if cond_projected is None else cond_projected)
         x = x + self.diffusion_embedding(step).unsqueeze(1)
         for layer in self.residual_layers:
             x = layer(x)
-        x = self.output_projection(self.norm(x)).transpose(1, 2)  # (B, M, T)
-        return x[:, None]  # type: ignore[no-any-return]
+        x = self.output_projection(self.norm(x)).transpose(1, 2)  # (B, F * M, T)
+        return x.unflatten(1, spec.shape[1:3])  # type: ignore[no-any-return]

@@ -33,7 +33,7 @@ class ResidualBlock(nn.Module):
 
 
 class WaveNet(nn.Module):
-    """forward(spec [B, 1, M, T], step [B] or [1], cond [B, H, T]) -> [B, 1, M, T]."""
+    """forward(spec [B, F, M, T], step [B] or [1], cond [B, H, T]) -> [B, F, M, T]; out_dims = F * M."""
 
     def __init__(self, out_dims: int, cond_dims: int, config: BackboneConfig) -> None:
         super().__init__()
@@ -49,7 +49,7 @@ class WaveNet(nn.Module):
         self.output_projection = nn.Conv1d(channels, out_dims, 1)
 
     def forward(self, spec: Tensor, step: Tensor, cond: Tensor) -> Tensor:
-        x = F.relu(self.input_projection(spec[:, 0]))  # (B, C, T)
+        x = F.relu(self.input_projection(spec.flatten(1, 2)))  # (B, F * M, T) -> (B, C, T)
         step_embed = self.mlp(sinusoidal_embedding(step, self.channels))
         skips = []
         for layer in self.residual_layers:
@@ -57,4 +57,4 @@ class WaveNet(nn.Module):
             skips.append(skip)
         x = torch.sum(torch.stack(skips), dim=0) / math.sqrt(len(self.residual_layers))
         x = F.relu(self.skip_projection(x))
-        return self.output_projection(x)[:, None]  # type: ignore[no-any-return]
+        return self.output_projection(x).unflatten(1, spec.shape[1:3])  # type: ignore[no-any-return]

@@ -1,0 +1,109 @@
+"""A song's plan: the score read and phonemized for a voice, ready to render phrase by phrase.
+
+`plan_song` is the first step of both render paths (the CLI's in-process render and the service's
+`singer.render` task), so both sing the same phrases. A plan serialises losslessly to JSON: the
+service stores it once and every phrase task reads the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from singer_tasks.errors import SongTooLong
+from singer_tasks.phonemize import score_to_phrases
+from singer_tasks.phonemize.dictionary import PhonemeDictionary
+from singer_tasks.phrase import Phrase
+from singer_tasks.score.limits import ScoreLimits
+from singer_tasks.score.model import Score
+from singer_tasks.score.read import parse_score
+from singer_tasks.voices.manifest import VoiceManifest
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the phrase renders and the assembly need: the phrases, the score's length, display data."""
+
+    phrases: list[Phrase]
+    score_duration_s: float
+    display: dict[str, Any]
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> bytes:
+        """The plan as JSON bytes, phrases in full precision (not the rounded .ds text)."""
+        return json.dumps(
+            {
+                "scoreDuration": self.score_duration_s,
+                "phrases": [p.to_dict() for p in self.phrases],
+                "display": self.display,
+                "warnings": list(self.warnings),
+            }
+        ).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Plan:
+        """Inverse of `to_json`."""
+        raw = json.loads(data)
+        return cls(
+            [Phrase.from_dict(p) for p in raw["phrases"]],
+            float(raw["scoreDuration"]),
+            raw["display"],
+            tuple(raw.get("warnings", ())),
+        )
+
+    @property
+    def song_end_s(self) -> float:
+        """Where the last phrase ends."""
+        return max((p.offset_s + p.duration_s for p in self.phrases), default=0.0)
+
+
+def display_data(score: Score, phrases: Sequence[Phrase]) -> dict[str, Any]:
+    """What the web app draws: notes with lyrics, phonemes with times, and a 20 ms f0 curve."""
+    notes = [
+        {"onset": round(n.onset_s, 4), "duration": round(n.duration_s, 4), "pitch": n.midi, "lyric": n.lyric}
+        for n in score.notes
+    ]
+    phonemes, f0 = [], []
+    for p in phrases:
+        t = p.offset_s
+        for ph, dur in zip(p.ph_seq, p.ph_dur_s, strict=True):
+            phonemes.append({"start": round(t, 4), "duration": round(dur, 4), "phoneme": ph})
+            t += dur
+        stride = max(1, round(0.02 / p.f0_timestep_s))
+        f0 += [
+            [round(p.offset_s + i * p.f0_timestep_s, 3), round(p.f0_hz[i], 1)] for i in range(0, len(p.f0_hz), stride)
+        ]
+    return {"duration": round(score.duration_s, 4), "notes": notes, "phonemes": phonemes, "f0": f0}
+
+
+def phonemizer_dictionary(manifest: VoiceManifest) -> PhonemeDictionary | None:
+    """None for the built-in voice (the phonemizer's own inventory); a DiffSinger voice's dictionaries."""
+    files = manifest.acoustic
+    if files is None:
+        return None
+    paths = {lang: str(path) for lang, path in files.dictionaries.items()}
+    return PhonemeDictionary.load_many(paths, prefixed=len(paths) > 1)
+
+
+def plan_song(
+    data: bytes,
+    filename: str,
+    manifest: VoiceManifest,
+    limits: ScoreLimits,
+    *,
+    language: str | None = None,
+    verse: int = 1,
+    part: int | str | None = None,
+) -> Plan:
+    """Read and phonemize a score for a voice; SongTooLong when its phrases run past `limits.max_song_s`."""
+    score = parse_score(data, filename, part=part, verse=verse, limits=limits)
+    phrases = score_to_phrases(score, language=language, dictionary=phonemizer_dictionary(manifest))
+    plan = Plan(phrases, score.duration_s, display_data(score, phrases), tuple(score.warnings))
+    if plan.song_end_s > limits.max_song_s:
+        raise SongTooLong(
+            f"the song lasts {plan.song_end_s:.0f} s and the limit is {limits.max_song_s:.0f} s; "
+            "shorten the score or split it"
+        )
+    return plan

@@ -1,0 +1,108 @@
+"""The singing service's settings: one typed object, read from `SINGER_*` variables once, validated at start.
+
+Torch-free and music21-free (the API reads it too). Nothing else in singer_tasks reads the
+environment: code takes a `SingerSettings` (or one of its fields) as an argument, and the edges (the
+API factory, the task module, the CLI) call `get_settings()`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from singer_tasks.errors import SettingsError
+
+RenderType = Literal["preview", "final"]
+PrecisionMode = Literal["exact", "fast", "auto"]
+ENV_PREFIX = "SINGER_"
+REPOSITORY = Path(__file__).resolve().parents[1]
+_PRECISION_ALIASES = {"fp32": "exact", "bf16": "fast"}
+
+
+class SingerSettings(BaseSettings):
+    """Cost controls, limits and render settings (`SINGER_<FIELD>`; e.g. SINGER_MAX_SONG_SECONDS=300).
+
+    Credits: a final render costs one credit per started `final_seconds_per_credit` seconds of sung
+    audio, a preview one per started `preview_seconds_per_credit`; creating a job reserves the cost
+    of the longest song allowed, completion charges the real cost and releases the rest.
+    max_song_seconds: a cost control only. Songs fan out over one task per phrase (at most 20 s of
+    singing, well inside the push time limit), so length is bounded by what a user may spend.
+    render_time_limit_s: the time limit of one phrase task.
+    precision: exact (fp32, openvpi's output), fast (bf16) or auto; unset, each voice's own setting.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, env_ignore_empty=True, extra="ignore")
+
+    # credits and jobs
+    default_credits: int = Field(300, gt=0)
+    max_jobs_in_flight: int = Field(3, gt=0)
+    final_seconds_per_credit: float = Field(10.0, gt=0)
+    preview_seconds_per_credit: float = Field(30.0, gt=0)
+    stale_pending_s: float = Field(300.0, gt=0)
+    signed_url_expiry_s: int = Field(900, gt=0)
+    # scores
+    max_upload_bytes: int = Field(2_000_000, gt=0)
+    max_xml_bytes: int = Field(30_000_000, gt=0)
+    max_song_seconds: float = Field(600.0, gt=0)
+    max_notes: int = Field(20_000, gt=0)
+    # rendering
+    preview_steps: int = Field(8, gt=0)
+    default_voice: str = "builtin"
+    render_time_limit_s: float = Field(540.0, gt=0)
+    precision: PrecisionMode | None = None
+    voices_dir: Path = REPOSITORY / "checkpoints"
+    voice_cache_dir: Path = Path("var/voices")
+    phonemes_dir: Path = REPOSITORY / "phonemes"
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _precision_aliases(cls, value: object) -> object:
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            return _PRECISION_ALIASES.get(lowered, lowered)
+        return value
+
+    def cost(self, seconds: float, render_type: RenderType) -> int:
+        """Credits a render of `seconds` of song costs (at least 1)."""
+        per = self.final_seconds_per_credit if render_type == "final" else self.preview_seconds_per_credit
+        return max(1, math.ceil(seconds / per - 1e-9))
+
+    def max_cost(self, render_type: RenderType) -> int:
+        """What a job reserves: the cost of the longest song allowed."""
+        return self.cost(self.max_song_seconds, render_type)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SingerSettings:
+        """Settings from `environ` (default: the process environment); SettingsError names a bad variable."""
+        try:
+            if environ is None:
+                return cls()
+            values = {
+                key.removeprefix(ENV_PREFIX).lower(): value
+                for key, value in environ.items()
+                if key.startswith(ENV_PREFIX) and value != ""
+            }
+            return cls.model_validate(values)
+        except ValidationError as e:
+            raise SettingsError(describe(e)) from e
+
+
+def describe(error: ValidationError) -> str:
+    """A ValidationError in words, naming each environment variable at fault."""
+    problems = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else "?"
+        problems.append(f"{ENV_PREFIX}{field.upper()}={item.get('input')!r}: {item['msg']}")
+    return "; ".join(problems)
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> SingerSettings:
+    """The process's settings, read from the environment on first use and then kept."""
+    return SingerSettings.from_env()
