@@ -27,7 +27,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on taskkit and api."""
+    """mypy --strict on taskkit, singer_tasks and api."""
     _install(session)
     session.run("mypy")
 

@@ -70,7 +70,8 @@ class Phrase:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Phrase:
         """Inverse of `to_dict`."""
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**fields)
 
     def to_ds_segment(self) -> dict[str, Any]:
         """The phrase as one openvpi .ds segment (JSON-ready)."""

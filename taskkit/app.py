@@ -12,6 +12,7 @@ from taskkit.backends.base import BlobStore, Broker, DocumentStore
 from taskkit.errors import ConfigError, EnqueueError
 from taskkit.lease import LeaseManager
 from taskkit.message import TaskMessage
+from taskkit.retrying import exponential_backoff_s
 from taskkit.settings import Settings
 from taskkit.task import Task, build_options
 
@@ -187,9 +188,7 @@ class Kit:
 
 def redelivery_span_s(settings: Settings) -> float:
     """How long the subscription keeps redelivering a nacked message before dead-lettering it."""
-    return float(
-        sum(
-            min(settings.max_backoff_s, settings.min_backoff_s * 2 ** (i - 1))
-            for i in range(1, settings.max_delivery_attempts)
-        )
+    return sum(
+        exponential_backoff_s(i, settings.min_backoff_s, settings.max_backoff_s)
+        for i in range(1, settings.max_delivery_attempts)
     )

@@ -22,6 +22,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (TransientBackendError, ConnectionError, TimeoutError)
 
 
+def exponential_backoff_s(attempt: int, min_s: float, max_s: float) -> float:
+    """The wait after failed attempt `attempt` (1-based): min_s doubling per attempt, capped at max_s.
+
+    The one backoff curve of taskkit: task retries, the local push dispatcher (as Pub/Sub's retry
+    policy), contended transactions and the redelivery span the timing checks add up.
+    """
+    return float(min(max_s, min_s * 2 ** max(0, attempt - 1)))
+
+
 def retry_transient(*, attempts: int = 5, initial_s: float = 0.2, max_wait_s: float = 5.0) -> Callable[[F], F]:
     """Retry on transient errors with jittered exponential backoff; re-raise the last error."""
     retry = tenacity.retry(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from taskkit.errors import ConfigError, EnqueueError
 from taskkit.message import TaskMessage, check_task_id
+from taskkit.retrying import exponential_backoff_s
 
 if TYPE_CHECKING:
     from taskkit.app import Kit
@@ -73,7 +74,7 @@ class TaskOptions:
 
     def backoff_s(self, attempt: int, rng: random.Random | None = None) -> float:
         """The task's own wait before attempt `attempt + 1`, exponential with jitter."""
-        base = min(self.max_backoff_s, self.min_backoff_s * 2 ** max(0, attempt - 1))
+        base = exponential_backoff_s(attempt, self.min_backoff_s, self.max_backoff_s)
         spread = base * self.jitter
         return max(0.0, float(base + (rng or random).uniform(-spread, spread)))
 

@@ -37,6 +37,7 @@ from taskkit.backends.base import (
 )
 from taskkit.backends.gcp.translate import GOOGLE_ERRORS, google_errors, is_transient, translate
 from taskkit.errors import TransientBackendError
+from taskkit.retrying import exponential_backoff_s
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -216,7 +217,7 @@ class FirestoreDocumentStore(DocumentStore):
                 if not is_transient(e):
                     raise translate(e, "transaction") from e
                 last = e
-            time.sleep(random.uniform(0, min(self._backoff_max_s, self._backoff_initial_s * 2**n)))
+            time.sleep(random.uniform(0, exponential_backoff_s(n + 1, self._backoff_initial_s, self._backoff_max_s)))
         raise TransientBackendError(f"transaction failed {self._outer_attempts} times: {last}") from last
 
     def _watch_document(self, path: str, callback: DocCallback) -> Watch:
