@@ -76,7 +76,8 @@ class TaskContext:
             self.leases.check(tx, self.lease)
             return fn(tx)
 
-        return self.leases.store.transaction(fenced)
+        # Contention is retried for as long as this attempt may still run.
+        return self.leases.store.transaction(fenced, deadline_s=max(1.0, self.remaining_s()))
 
     def attempt_key(self, name: str, *, prefix: str = "intermediate") -> str:
         """A blob key private to this attempt; publish it only through a fenced write."""

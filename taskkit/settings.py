@@ -66,8 +66,10 @@ class Settings:
     # Firebase project whose ID tokens the API accepts (defaults to `project`).
     firebase_project_id: str | None = None
     firestore_database: str = "(default)"
-    # Attempts of a whole document-store transaction under contention, before a transient error.
+    # Commit attempts the Firestore client makes per round under contention; rounds are retried with
+    # jittered backoff until the deadline (a task's transactions use its remaining time instead).
     transaction_attempts: int = 10
+    transaction_deadline_s: float = 60.0
     # Each publish attempt waits this long for Pub/Sub's answer; worst case about attempts x timeout.
     pubsub_publish_timeout_s: float = 10.0
     pubsub_publish_attempts: int = 4

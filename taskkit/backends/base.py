@@ -162,9 +162,14 @@ class DocumentStore(ABC):
         """Documents of `collection` matching every filter, ordered, up to `limit`."""
         return self._query(Query(collection, tuple(filters), tuple(order_by), limit))
 
-    def transaction(self, fn: Callable[[Transaction], T]) -> T:
-        """Run `fn` in a transaction, retried on contention; returns what `fn` returns."""
-        return self._transaction(fn)
+    def transaction(self, fn: Callable[[Transaction], T], *, deadline_s: float | None = None) -> T:
+        """Run `fn` in a transaction, retried on contention; returns what `fn` returns.
+
+        Contention is retried, with jittered backoff, for as long as `deadline_s` seconds allow (None:
+        the store's own deadline); what is still contended then raises TransientBackendError, so the
+        caller retries or surfaces it: an update is never silently lost.
+        """
+        return self._transaction(fn, deadline_s)
 
     def watch_document(self, path: str, callback: DocCallback) -> Watch:
         """Call `callback(data or None)` now and after each change of the document."""
@@ -196,7 +201,7 @@ class DocumentStore(ABC):
     def _query(self, query: Query) -> list[Snapshot]: ...
 
     @abstractmethod
-    def _transaction(self, fn: Callable[[Transaction], T]) -> T: ...
+    def _transaction(self, fn: Callable[[Transaction], T], deadline_s: float | None) -> T: ...
 
     @abstractmethod
     def _watch_document(self, path: str, callback: DocCallback) -> Watch: ...

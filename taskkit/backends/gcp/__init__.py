@@ -45,7 +45,11 @@ def create_document_store(settings: Settings) -> DocumentStore:
     # The emulator needs no credentials; the client finds them itself when FIRESTORE_EMULATOR_HOST is set.
     credentials = None if settings.firestore_emulator_host else _default_credentials()
     client = firestore.Client(project=project, credentials=credentials, database=settings.firestore_database)
-    return FirestoreDocumentStore(client, transaction_attempts=settings.transaction_attempts)
+    return FirestoreDocumentStore(
+        client,
+        transaction_attempts=settings.transaction_attempts,
+        transaction_deadline_s=settings.transaction_deadline_s,
+    )
 
 
 def create_broker(settings: Settings) -> Broker:

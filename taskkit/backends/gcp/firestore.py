@@ -152,13 +152,13 @@ class FirestoreDocumentStore(DocumentStore):
         client: Any,
         *,
         transaction_attempts: int = 10,
-        outer_attempts: int = 3,
+        transaction_deadline_s: float = 60.0,
         backoff_initial_s: float = 0.1,
         backoff_max_s: float = 2.0,
     ) -> None:
         self._client = client
         self._attempts = max(1, transaction_attempts)
-        self._outer_attempts = max(1, outer_attempts)
+        self._deadline_s = transaction_deadline_s
         self._backoff_initial_s = backoff_initial_s
         self._backoff_max_s = backoff_max_s
 
@@ -192,13 +192,18 @@ class FirestoreDocumentStore(DocumentStore):
         with google_errors(f"query {query.collection}"):
             return [_snapshot(doc) for doc in _build_query(self._client, query).stream()]
 
-    def _transaction(self, fn: Callable[[Transaction], T]) -> T:
+    def _transaction(self, fn: Callable[[Transaction], T], deadline_s: float | None) -> T:
         @firestore.transactional
         def attempt(tx: Any) -> T:
             return fn(FirestoreTransaction(self._client, tx))
 
-        last: BaseException | None = None
-        for n in range(self._outer_attempts):
+        # Contention is retried until the deadline, not a fixed number of times: the emulator (and a busy
+        # database) answers a contended commit only after a lock timeout of seconds, so on a loaded
+        # machine a small fixed count gives up on writes that would have gone through.
+        give_up_at = time.monotonic() + (self._deadline_s if deadline_s is None else max(0.0, deadline_s))
+        rounds = 0
+        while True:
+            rounds += 1
             try:
                 # The client reruns `fn` on a commit-time ABORTED itself, keeping the transaction's place
                 # in line (retry_transaction), which resolves contention much faster than a fresh start.
@@ -206,19 +211,22 @@ class FirestoreDocumentStore(DocumentStore):
                 return result
             except ValueError as e:
                 # The client wraps "ABORTED on every attempt" in a ValueError; anything else is the caller's.
-                if isinstance(e.__cause__, gexc.Aborted):
-                    raise TransientBackendError(
-                        f"transaction still contended after {self._attempts} attempts: {e.__cause__}"
-                    ) from e
-                raise
+                if not isinstance(e.__cause__, gexc.Aborted):
+                    raise
+                last: BaseException = e.__cause__
             except GOOGLE_ERRORS as e:
                 # Failures of the caller's own function (LeaseLost, KeyError...) pass through untouched;
                 # transient ones outside the commit (a read, begin) start the transaction over.
                 if not is_transient(e):
                     raise translate(e, "transaction") from e
                 last = e
-            time.sleep(random.uniform(0, exponential_backoff_s(n + 1, self._backoff_initial_s, self._backoff_max_s)))
-        raise TransientBackendError(f"transaction failed {self._outer_attempts} times: {last}") from last
+            pause = random.uniform(0, exponential_backoff_s(rounds, self._backoff_initial_s, self._backoff_max_s))
+            if time.monotonic() + pause >= give_up_at:
+                raise TransientBackendError(
+                    f"transaction still contended when its deadline passed ({rounds} rounds of "
+                    f"{self._attempts} attempts): {last}"
+                ) from last
+            time.sleep(pause)
 
     def _watch_document(self, path: str, callback: DocCallback) -> Watch:
         guarded = _guarded(callback, f"watch {path}")

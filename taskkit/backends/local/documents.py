@@ -174,9 +174,9 @@ class LocalDocumentStore(DocumentStore):
     def _query(self, query: Query) -> list[Snapshot]:
         return run_query(_read_collection(self._db.connection(), query.collection), query)
 
-    def _transaction(self, fn: Callable[[Transaction], T]) -> T:
+    def _transaction(self, fn: Callable[[Transaction], T], deadline_s: float | None) -> T:
         # BEGIN IMMEDIATE holds the write lock for the whole function, so there is no contention to
-        # retry: concurrent transactions queue behind each other.
+        # retry: concurrent transactions queue behind each other (SQLite's busy timeout bounds the wait).
         with self._db.write() as conn:
             tx = _LocalTransaction(conn)
             result = fn(tx)
