@@ -11,7 +11,7 @@ resize.delay(image_id="abc")
 """
 
 from taskkit.app import Kit
-from taskkit.canvas import Signature, chain, chord, chord_progress, group
+from taskkit.canvas import ChordProgress, Signature, chain, chord, chord_progress, group, member_result
 from taskkit.context import TaskContext, current, current_or_none
 from taskkit.errors import (
     AlreadyExists,
@@ -33,6 +33,7 @@ from taskkit.task import Failure, Task, TaskOptions
 __all__ = [
     "AlreadyExists",
     "BackendError",
+    "ChordProgress",
     "ConfigError",
     "DecodeError",
     "EnqueueError",
@@ -56,4 +57,5 @@ __all__ = [
     "current",
     "current_or_none",
     "group",
+    "member_result",
 ]

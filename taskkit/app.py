@@ -163,10 +163,10 @@ class Kit:
                     f"({s.ack_deadline_s} s); the broker would redeliver it while it still runs. Lower time_limit_s "
                     "or split the work (the ack deadline is at most 600 s)"
                 )
-            if o.lease_ttl(s.grace_s) < o.time_limit_s + s.grace_s:
+            if o.lease_ttl(s) < MIN_LEASE_TTL_S:
                 problems.append(
-                    f"task {o.name!r}: lease_ttl_s={o.lease_ttl(s.grace_s):g} is shorter than time_limit_s + grace "
-                    f"({o.time_limit_s + s.grace_s:g} s); another worker could take over a live attempt"
+                    f"task {o.name!r}: lease_ttl_s={o.lease_ttl(s):g} is too short for its heartbeat (renewed every "
+                    f"third of it); use at least {MIN_LEASE_TTL_S:g} s"
                 )
             if s.max_delivery_attempts < 2 * o.max_attempts:
                 problems.append(
@@ -175,15 +175,19 @@ class Kit:
                     "also count, so the subscription must allow well more deliveries than attempts"
                 )
             span = redelivery_span_s(s)
-            if span < o.lease_ttl(s.grace_s):
+            if span < o.lease_ttl(s):
                 problems.append(
                     f"task {o.name!r}: the subscription stops redelivering after {span:g} s "
                     f"({s.max_delivery_attempts} deliveries, backoff {s.min_backoff_s:g}..{s.max_backoff_s:g} s), "
-                    f"before a dead worker's lease ({o.lease_ttl(s.grace_s):g} s) expires; raise the backoff or "
+                    f"before a dead worker's lease ({o.lease_ttl(s):g} s) expires; raise the backoff or "
                     "max_delivery_attempts"
                 )
         if problems:
             raise ConfigError("timing configuration refused:\n- " + "\n- ".join(problems))
+
+
+# A heartbeat renews a lease every third of its TTL; below this a busy machine could miss renewals.
+MIN_LEASE_TTL_S = 1.0
 
 
 def redelivery_span_s(settings: Settings) -> float:

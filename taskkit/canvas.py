@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskkit.backends.base import Snapshot
 from taskkit.errors import EnqueueError
-from taskkit.lease import LEASES
+from taskkit.lease import LEASES, lease_path
 from taskkit.message import TaskMessage, check_task_id
 
 if TYPE_CHECKING:
@@ -157,6 +157,19 @@ def chord_progress(kit: Kit, chord_id: str) -> ChordProgress | None:
     done: list[Snapshot] = kit.documents.query(LEASES, [("chord", "==", chord_id), ("status", "==", "done")])
     members = set(record["members"])
     return ChordProgress(frozenset(s.id for s in done) & members, int(record["size"]), str(record["status"]))
+
+
+def member_result(kit: Kit, task_id: str) -> dict[str, Any] | None:
+    """The recorded result of a finished task (a chord member, say), read from its lease record.
+
+    None while the task has not finished, when it failed, or when it returned nothing to keep: None,
+    anything but a JSON object, or more than the 16 kB a lease record keeps.
+    """
+    record = kit.documents.get(lease_path(task_id))
+    if record is None or record.get("status") != "done":
+        return None
+    result = record.get("result")
+    return dict(result) if isinstance(result, dict) else None
 
 
 def maybe_fire_chord(kit: Kit, chord_id: str) -> bool:

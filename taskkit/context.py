@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from taskkit.errors import TaskkitError, TimeLimitExceeded, WorkerShuttingDown
+from taskkit.errors import LeaseLost, TaskkitError, TimeLimitExceeded, WorkerShuttingDown
 from taskkit.lease import Lease, LeaseManager
 from taskkit.message import TaskMessage
 
@@ -33,6 +33,8 @@ class TaskContext:
     time_limit_s: float
     shutdown: threading.Event
     started_at: float = field(default_factory=time.monotonic)
+    # Set by the lease heartbeat when another attempt took the task over (the reason).
+    lost: Callable[[], str | None] = lambda: None
 
     @property
     def task_id(self) -> str:
@@ -59,7 +61,11 @@ class TaskContext:
         return self.deadline - time.monotonic()
 
     def check_time(self) -> None:
-        """Cheap check to call between stages and steps: raises once time is up or the worker stops."""
+        """Cheap check to call between stages and steps: raises once time is up, the worker stops, or the
+        lease was taken over (LeaseLost: this attempt is stale and must not write anything more)."""
+        lost = self.lost()
+        if lost is not None:
+            raise LeaseLost(lost)
         if self.shutdown.is_set():
             raise WorkerShuttingDown("worker is shutting down; the task will be redelivered")
         if time.monotonic() >= self.deadline:

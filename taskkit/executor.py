@@ -23,6 +23,7 @@ from taskkit.app import Kit
 from taskkit.context import TaskContext, activate, deactivate
 from taskkit.envelope import PushEnvelope, decode_envelope
 from taskkit.errors import DecodeError, EnqueueError, LeaseLost, Reject
+from taskkit.heartbeat import Heartbeat
 from taskkit.lease import Acquired, Busy, Exhausted, Finished, Lease
 from taskkit.message import TaskMessage, to_json
 from taskkit.outcome import Answer, Verdict, classify
@@ -126,7 +127,7 @@ class Executor:
             message.id,
             task_name=task.name,
             owner=self.owner,
-            ttl_s=task.options.lease_ttl(self.kit.settings.grace_s),
+            ttl_s=task.options.lease_ttl(self.kit.settings),
             max_attempts=task.options.max_attempts,
             extra={"chord": chord_id} if isinstance(chord_id, str) else None,
             fail=fail,
@@ -153,10 +154,13 @@ class Executor:
     def _attempt(self, task: Task[Any, Any], message: TaskMessage, lease: Lease) -> Delivery:
         ctx = self._context(task, message, lease)
         log.info("task.started", attempt=lease.attempt, fence=lease.fence)
+        heartbeat = Heartbeat(self.kit.leases, lease, task.options.lease_ttl(self.kit.settings))
+        ctx.lost = lambda: heartbeat.lost
         token = activate(ctx)
         with self._active_lock:
             self.active[message.id] = ctx
         try:
+            heartbeat.__enter__()
             try:
                 arguments = task.bind(**message.kwargs)
             except EnqueueError as e:
@@ -165,8 +169,10 @@ class Executor:
             self._publish_next(message)
             self.kit.leases.finish(lease, result=_storable(value))
         except Exception as exc:
+            heartbeat.stop()  # a retry releases the lease; a failure keeps it in `failing` on its own
             return self._failed_attempt(task, message, lease, exc)
         finally:
+            heartbeat.stop()
             with self._active_lock:
                 self.active.pop(message.id, None)
             deactivate(token)

@@ -163,6 +163,22 @@ class LeaseManager:
 
         self.store.transaction(done)
 
+    def renew(self, lease: Lease, ttl_s: float) -> float:
+        """Extend a held lease to now + `ttl_s` (fenced: LeaseLost if another attempt took it over).
+
+        Leases are short and renewed by a heartbeat while the attempt runs, so a dead worker's task is
+        taken over within one TTL instead of after its whole time limit. Returns the new lease_until.
+        """
+
+        def extend(tx: Transaction) -> float:
+            self.check(tx, lease)
+            now = self.clock()
+            until = now + ttl_s
+            tx.update(lease_path(lease.task_id), {"lease_until": until, "expireAt": until + self.retention_s})
+            return until
+
+        return self.store.transaction(extend)
+
     def release(self, lease: Lease, *, retry_at: float | None = None, error: str | None = None) -> bool:
         """Give the lease up (same fence, expiry now) so a redelivery can run at once or after `retry_at`.
 

@@ -3,6 +3,9 @@
 JSON lines carry `severity` and `message` (Cloud Logging's special fields), the bound task fields,
 and `logging.googleapis.com/trace` from X-Cloud-Trace-Context. Errors carry `stack_trace` with the
 formatted traceback, which Cloud Error Reporting picks up.
+
+Access logs never carry query strings (`scrub_access_log`): a URL may hold a short-lived credential
+(an event-stream ticket, a signed blob URL's signature).
 """
 
 from __future__ import annotations
@@ -69,6 +72,24 @@ def configure_logging(
     logging.basicConfig(level=level_name, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     # One line per dispatched push is noise at INFO; the dispatcher logs its own outcomes.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelNamesMapping()[level_name]))
+    scrub_access_log()
+
+
+class DropQueryStrings(logging.Filter):
+    """Removes the query string from uvicorn's access-log lines (their third argument is the path)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], args[2].split("?", 1)[0] + "?[redacted]", *args[3:])
+        return True
+
+
+def scrub_access_log(logger_name: str = "uvicorn.access") -> None:
+    """Make the access logger drop query strings (idempotent)."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, DropQueryStrings) for f in logger.filters):
+        logger.addFilter(DropQueryStrings())
 
 
 def trace_field(header: str | None, project: str | None) -> str | None:

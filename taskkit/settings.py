@@ -45,6 +45,9 @@ class Settings:
     deadline_margin_s: float = 15.0
     # How long past its time limit a task may run before its worker exits.
     grace_s: float = 10.0
+    # A running attempt's lease lives this long and is renewed every third of it by a heartbeat, so a
+    # dead worker's task is taken over within about this long (a task may set its own lease_ttl_s).
+    lease_ttl_s: float = 30.0
     # How long finished lease and dead-letter records are kept (Firestore TTL field `expireAt`).
     record_retention_s: float = 7 * 24 * 3600.0
     # Identity of this process in leases.
@@ -53,7 +56,11 @@ class Settings:
     # local family
     data_dir: Path = Path("var")
     public_url: str = "http://127.0.0.1:8000"
-    signing_secret: str | None = None
+    signing_secret: str | None = field(default=None, repr=False)
+    # Shared by the embedded supervisor and its workers (random per stack start, passed to the workers
+    # in their environment): the worker's push, dead-letter and sweep endpoints answer only requests
+    # that carry it, so another process on the machine cannot inject or replay tasks.
+    worker_secret: str | None = field(default=None, repr=False)
 
     # gcp family
     project: str | None = None
@@ -61,7 +68,8 @@ class Settings:
     signer_service_account: str | None = None
     push_audience: str | None = None
     push_service_account: str | None = None
-    # Push auth (OIDC) is on for gcp unless turned off explicitly (emulators send no token).
+    # Push auth (OIDC) is on for gcp unless turned off explicitly with TASKKIT_PUSH_AUTH=false (Google's
+    # emulator sends no token, so tests against it turn it off; an emulator variable alone does not).
     push_auth: bool | None = None
     # Firebase project whose ID tokens the API accepts (defaults to `project`).
     firebase_project_id: str | None = None
@@ -108,10 +116,11 @@ class Settings:
 
     @property
     def push_auth_enabled(self) -> bool:
-        """Whether push requests must carry a valid OIDC token."""
+        """Whether push requests must carry a valid OIDC token (gcp family): only TASKKIT_PUSH_AUTH=false
+        turns it off; PUBSUB_EMULATOR_HOST has no say in it."""
         if self.push_auth is not None:
             return self.push_auth
-        return self.backend == "gcp" and not self.pubsub_emulator_host
+        return self.backend == "gcp"
 
     def dead_letter_topic(self, topic: str) -> str:
         """The dead-letter topic paired with `topic`."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -30,8 +31,10 @@ from taskkit.app import Kit
 from taskkit.backends.local.blob_routes import create_blob_router
 from taskkit.backends.local.blobs import LocalBlobStore
 from taskkit.backends.local.dispatcher import LocalDispatcher, Subscription
+from taskkit.backends.local.keys import signing_key
 from taskkit.cpus import cpu_quota
 from taskkit.errors import ConfigError
+from taskkit.logging import scrub_access_log
 from taskkit.settings import Settings
 from taskkit.worker import DEAD_LETTER_PATH, PUSH_PATH
 
@@ -87,6 +90,7 @@ def subscriptions_for(settings: Settings, topics: list[str], worker_urls: list[s
             "min_backoff_s": settings.min_backoff_s,
             "max_backoff_s": settings.max_backoff_s,
             "max_delivery_attempts": settings.max_delivery_attempts,
+            "secret": settings.worker_secret,
         }
         subs.append(
             Subscription(
@@ -151,13 +155,21 @@ class Supervisor:
             raise ConfigError("--workers must be at least 1")
         self.app_ref = app_ref
         self.web_ref = web_ref
-        self.settings = settings.with_changes(data_dir=Path(settings.data_dir).resolve())
+        # A fresh secret per stack start, known to this process (the dispatcher sends it) and to the
+        # workers (their environment): their push endpoints refuse anyone else on the machine.
+        self.settings = settings.with_changes(
+            data_dir=Path(settings.data_dir).resolve(), worker_secret=secrets.token_urlsafe(32)
+        )
+        # The data folder (documents, queue, blobs, signing key) is private to this user: 0700, key 0600.
+        signing_key(self.settings.data_dir, self.settings.signing_secret)
         # The web app and the workers build their own Kits from the environment: make it say the same.
         os.environ.update(
             TASKKIT_BACKEND="local",
             TASKKIT_DATA_DIR=str(self.settings.data_dir),
             TASKKIT_PUBLIC_URL=self.settings.public_url,
         )
+        # Never in this process's environment: the web app (and anything it starts) has no use for it.
+        os.environ.pop("TASKKIT_WORKER_SECRET", None)
         self.host, self.port, self.worker_count = host, port, workers
         self.workers: list[WorkerProcess] = []
         self.dispatcher: LocalDispatcher | None = None
@@ -173,6 +185,7 @@ class Supervisor:
                 "TASKKIT_PUBLIC_URL": self.settings.public_url,
                 "TASKKIT_WORKER_INDEX": str(index),
                 "TASKKIT_WORKER_CPUS": f"{max(1.0, cpu_quota() / self.worker_count):g}",
+                "TASKKIT_WORKER_SECRET": self.settings.worker_secret or "",
             }
         )
         env.pop("TASKKIT_OWNER", None)
@@ -240,6 +253,7 @@ class Supervisor:
         self.start_workers()
         try:
             config = uvicorn.Config(self.web_app(kit), host=self.host, port=self.port, log_config=None)
+            scrub_access_log()
             log.info("stack.ready", url=f"http://{self.host}:{self.port}", workers=self.worker_count)
             uvicorn.Server(config).run()
         finally:

@@ -17,6 +17,7 @@ from taskkit.retrying import exponential_backoff_s
 if TYPE_CHECKING:
     from taskkit.app import Kit
     from taskkit.canvas import Signature
+    from taskkit.settings import Settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -78,9 +79,9 @@ class TaskOptions:
         spread = base * self.jitter
         return max(0.0, float(base + (rng or random).uniform(-spread, spread)))
 
-    def lease_ttl(self, grace_s: float) -> float:
-        """The lease's time to live: long enough that a live attempt never loses it."""
-        return self.lease_ttl_s if self.lease_ttl_s is not None else self.time_limit_s + grace_s + 5.0
+    def lease_ttl(self, settings: Settings) -> float:
+        """The lease's time to live: the task's own, else TASKKIT_LEASE_TTL_S; a heartbeat renews it every third."""
+        return self.lease_ttl_s if self.lease_ttl_s is not None else settings.lease_ttl_s
 
 
 OPTION_NAMES = frozenset(f.name for f in fields(TaskOptions))

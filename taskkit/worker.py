@@ -7,6 +7,7 @@ for health checks and signals.
 
 from __future__ import annotations
 
+import hmac
 import os
 import threading
 import time
@@ -21,6 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from taskkit.app import Kit
+from taskkit.backends.local.dispatcher import WORKER_SECRET_HEADER
 from taskkit.errors import PushAuthError
 from taskkit.executor import Delivery, Executor
 from taskkit.logging import bind_request_trace
@@ -32,14 +34,32 @@ DEAD_LETTER_PATH = "/_taskkit/dead-letter"
 SWEEP_PATH = "/_taskkit/sweep"
 EXIT_PAST_GRACE = 75  # EX_TEMPFAIL: the supervisor (or Cloud Run) starts a fresh process
 
-PushVerifier = Callable[[str | None], None]
+# Pub/Sub messages are at most 10 MB; base64 in the wrapped JSON body makes that about 13.4 MB.
+MAX_PUSH_BODY_BYTES = 16 * 1024 * 1024
+
+# Checks one request to the push, dead-letter or sweep endpoint; raises PushAuthError to refuse it.
+PushVerifier = Callable[[Request], None]
 
 
 def build_push_verifier(kit: Kit) -> PushVerifier | None:
-    """The OIDC check for push requests when the settings turn it on, else None."""
+    """The check for push, dead-letter and sweep requests: OIDC when push auth is on (gcp family),
+    the stack's worker secret on the local family when one is set, else None (logged at start)."""
     settings = kit.settings
     if not settings.push_auth_enabled:
+        if settings.backend == "local" and settings.worker_secret:
+            log.info("worker.push_auth", mode="worker-secret")
+            return _secret_verifier(settings.worker_secret)
+        if settings.backend == "gcp":
+            log.warning("worker.push_auth", mode="off", reason="TASKKIT_PUSH_AUTH=false: push requests are not checked")
+        else:
+            log.warning(
+                "worker.push_auth",
+                mode="off",
+                reason="no TASKKIT_WORKER_SECRET: any local process may call the push endpoints "
+                "(python -m taskkit run sets one)",
+            )
         return None
+    log.info("worker.push_auth", mode="oidc", audience=settings.push_audience)
     from taskkit.backends.gcp.tokens import OidcPushVerifier
     from taskkit.settings import require
 
@@ -47,7 +67,21 @@ def build_push_verifier(kit: Kit) -> PushVerifier | None:
         audience=require(settings.push_audience, "TASKKIT_PUSH_AUDIENCE"),
         service_account_email=require(settings.push_service_account, "TASKKIT_PUSH_SERVICE_ACCOUNT"),
     )
-    verify: PushVerifier = verifier.verify
+
+    def verify(request: Request) -> None:
+        verifier.verify(request.headers.get("authorization"))
+
+    return verify
+
+
+def _secret_verifier(secret: str) -> PushVerifier:
+    expected = secret.encode()
+
+    def verify(request: Request) -> None:
+        given = request.headers.get(WORKER_SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, expected):
+            raise PushAuthError(f"request without this stack's worker secret ({WORKER_SECRET_HEADER})")
+
     return verify
 
 
@@ -69,11 +103,35 @@ def _check_push_auth(verify: PushVerifier | None, request: Request) -> Response 
     if verify is None:
         return None
     try:
-        verify(request.headers.get("authorization"))
+        verify(request)
     except PushAuthError as e:
         log.warning("push.unauthorized", error=str(e))
         return Response(str(e), status_code=http_status(Answer.UNAUTHORIZED), media_type="text/plain")
     return None
+
+
+async def _bounded_body(request: Request, limit: int = MAX_PUSH_BODY_BYTES) -> bytes | None:
+    """The request's body, or None once it (declared or streamed) passes `limit`; nothing more is read."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+async def _deliver(verify: PushVerifier | None, request: Request, handle: Callable[[bytes], Delivery]) -> Response:
+    """Check the caller, read the body (bounded), then handle it on a thread of its own."""
+    denied = _check_push_auth(verify, request)
+    if denied is not None:
+        return denied
+    body = await _bounded_body(request)
+    if body is None:
+        return Response(f"push body over {MAX_PUSH_BODY_BYTES} bytes", status_code=413, media_type="text/plain")
+    return _response(await run_in_threadpool(handle, body))
 
 
 class Watchdog:
@@ -132,11 +190,7 @@ def create_worker_app(kit: Kit, executor: Executor | None = None, *, watchdog: b
             return await call_next(request)
 
     async def deliver(request: Request, handle: Callable[[bytes], Delivery]) -> Response:
-        denied = _check_push_auth(verify, request)
-        if denied is not None:
-            return denied
-        body = await request.body()
-        return _response(await run_in_threadpool(handle, body))
+        return await _deliver(verify, request, handle)
 
     @app.post(PUSH_PATH)
     async def push(request: Request) -> Response:

@@ -34,6 +34,7 @@ FAST = {
     "max_backoff_s": 2.0,
     "deadline_margin_s": 1.0,
     "grace_s": 1.0,
+    "lease_ttl_s": 3.0,  # renewed every second by the heartbeat; a dead worker's task is free within 3 s
 }
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import taskkit.executor as executor_module
 from taskkit import Kit, Settings
 from taskkit.executor import DEAD_LETTERS, Executor
 from taskkit.lease import Acquired
@@ -139,15 +140,18 @@ def test_sweep_fires_a_chord_whose_last_member_died(kit: Kit, settings: Settings
     assert len(runs(kit, "sw:join")) == 1
 
 
-def test_stale_worker_fenced_write_refused(kit: Kit) -> None:
+def test_stale_worker_fenced_write_refused(kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
     stale, fresh = Executor(kit), Executor(kit.__class__("other", settings=kit.settings))
     fresh.kit = kit
     fresh.owner = "fresh-worker"
     body = push_body(TaskMessage("write_shared", "w1", {"key": "k", "first_sleep_s": 2.5}))
     answers: dict[str, object] = {}
+    # The first worker stalls whole, heartbeat included (a frozen VM): its lease is not renewed.
+    monkeypatch.setattr(executor_module.Heartbeat, "_run", lambda self: None)
     t = threading.Thread(target=lambda: answers.setdefault("stale", stale.handle_push(body)))
     t.start()
     wait_for(lambda: status(kit, "w1") == "running", what="first attempt running")
+    monkeypatch.undo()  # the fresh worker's heartbeat works
     time.sleep(1.7)  # its 1.5 s lease expires while it stalls
     answers["fresh"] = fresh.handle_push(body)
     t.join(10)

@@ -100,8 +100,10 @@ def test_push_auth_is_on_against_google_cloud_unless_turned_off(monkeypatch: pyt
     assert Settings.from_env({"TASKKIT_BACKEND": "gcp"}).push_auth_enabled is True
     assert Settings.from_env({"TASKKIT_BACKEND": "gcp", "TASKKIT_PUSH_AUTH": "false"}).push_auth_enabled is False
     assert Settings.from_env({"TASKKIT_BACKEND": "local"}).push_auth_enabled is False
-    emulator = {"TASKKIT_BACKEND": "gcp", "PUBSUB_EMULATOR_HOST": "127.0.0.1:8089"}  # the emulator sends no token
-    assert Settings.from_env(emulator).push_auth_enabled is False
-    assert Settings.from_env({**emulator, "TASKKIT_PUSH_AUTH": "true"}).push_auth_enabled is True
+    # An emulator variable does not turn push auth off: only TASKKIT_PUSH_AUTH=false does.
+    emulator = {"TASKKIT_BACKEND": "gcp", "PUBSUB_EMULATOR_HOST": "127.0.0.1:8089"}
+    assert Settings.from_env(emulator).push_auth_enabled is True
+    assert Settings.from_env({**emulator, "TASKKIT_PUSH_AUTH": "false"}).push_auth_enabled is False
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", "127.0.0.1:8089")  # the process environment by default
-    assert Settings.from_env().with_changes(backend="gcp").push_auth_enabled is False
+    assert Settings.from_env().with_changes(backend="gcp").push_auth_enabled is True
+    assert Settings.from_env().with_changes(backend="gcp", push_auth=False).push_auth_enabled is False

@@ -109,10 +109,10 @@ def test_delivery_attempts_must_exceed_attempts(tmp_path) -> None:  # type: igno
 def test_short_lease_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
     k = Kit("t", settings=Settings(data_dir=tmp_path))
 
-    @k.task(name="t", time_limit_s=100, lease_ttl_s=50)
+    @k.task(name="t", time_limit_s=100, lease_ttl_s=0.5)
     def t() -> None: ...
 
-    with pytest.raises(ConfigError, match="lease_ttl_s=50 is shorter"):
+    with pytest.raises(ConfigError, match=r"lease_ttl_s=0\.5 is too short for its heartbeat"):
         k.check_timing()
 
 

@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from taskkit.backends.local.broker import open_queue
 from taskkit.envelope import encode_envelope
 
 ACK_STATUSES = frozenset({102, 200, 201, 202, 204})
+WORKER_SECRET_HEADER = "x-taskkit-worker-secret"
 log = structlog.get_logger("taskkit.dispatcher")
 
 
@@ -41,6 +42,8 @@ class Subscription:
     max_backoff_s: float = 600.0
     max_delivery_attempts: int | None = None
     dead_letter_topic: str | None = None
+    # The embedded stack's worker secret, sent with every push (see taskkit.worker, WORKER_SECRET_HEADER).
+    secret: str | None = field(default=None, repr=False)
 
     def backoff_s(self, delivery_attempt: int) -> float:
         """Wait before the next delivery after `delivery_attempt` failed ones."""
@@ -188,11 +191,14 @@ class LocalDispatcher:
             publish_time=claim.publish_time,
             delivery_attempt=claim.attempt if sub.max_delivery_attempts else None,
         )
+        headers = {"content-type": "application/json"}
+        if sub.secret:
+            headers[WORKER_SECRET_HEADER] = sub.secret
         try:
             response = self._client.post(
                 claim.endpoint,
                 content=body,
-                headers={"content-type": "application/json"},
+                headers=headers,
                 timeout=sub.ack_deadline_s,
             )
             outcome = str(response.status_code)

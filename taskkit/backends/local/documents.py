@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from taskkit.backends.local.sqlite import SqliteFile
 from taskkit.errors import AlreadyExists, NotFound
 
 T = TypeVar("T")
+_FIELD = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -66,9 +68,17 @@ def _read(conn: sqlite3.Connection, path: str) -> Document | None:
     return None if row is None else dict(json.loads(row[0]))
 
 
-def _read_collection(conn: sqlite3.Connection, collection: str) -> list[Snapshot]:
-    rows = conn.execute("SELECT path, data FROM docs WHERE collection = ?", (collection,)).fetchall()
-    return [Snapshot(path, json.loads(data)) for path, data in rows]
+def _run_query(conn: sqlite3.Connection, query: Query) -> list[Snapshot]:
+    """The query's result. Equality filters on strings run in SQLite, so a query for one user's
+    documents reads only that user's rows; `run_query` then applies Firestore's exact rules."""
+    sql = "SELECT path, data FROM docs WHERE collection = ?"
+    params: list[Any] = [query.collection]
+    for name, op, value in query.filters:
+        if op == "==" and isinstance(value, str) and _FIELD.match(name):
+            sql += " AND json_extract(data, ?) = ?"
+            params += ["$." + ".".join(f'"{part}"' for part in name.split(".")), value]
+    rows = conn.execute(sql, params).fetchall()
+    return run_query([Snapshot(path, json.loads(data)) for path, data in rows], query)
 
 
 def _write(conn: sqlite3.Connection, path: str, data: Document) -> None:
@@ -94,7 +104,7 @@ class _LocalTransaction(Transaction):
         return _read(self._conn, check_doc_path(path))
 
     def query(self, query: Query) -> list[Snapshot]:
-        return run_query(_read_collection(self._conn, query.collection), query)
+        return _run_query(self._conn, query)
 
     def set(self, path: str, data: Any) -> None:
         self._writes.append(("set", check_doc_path(path), dict(data)))
@@ -172,7 +182,7 @@ class LocalDocumentStore(DocumentStore):
         self._db.run_write(delete)
 
     def _query(self, query: Query) -> list[Snapshot]:
-        return run_query(_read_collection(self._db.connection(), query.collection), query)
+        return _run_query(self._db.connection(), query)
 
     def _transaction(self, fn: Callable[[Transaction], T], deadline_s: float | None) -> T:
         # BEGIN IMMEDIATE holds the write lock for the whole function, so there is no contention to
