@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -9,13 +10,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.routes import auth, events, jobs, me, uploads
+from api.edge import EdgeGuard
+from api.routes import auth, events, jobs, me, uploads, voices
 from api.schemas import Problem
-from api.tokens import build_verifier
+from api.tokens import EventTickets, build_verifier
 from singer_tasks.errors import SingerError
 from singer_tasks.kit import kit
 from singer_tasks.settings import SingerSettings, get_settings
 from taskkit import Kit
+from taskkit.backends.local.keys import signing_key
+from taskkit.errors import AlreadyExists, BackendError, NotFound, TransientBackendError
 from taskkit.logging import configure_logging
 
 WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
@@ -31,8 +35,16 @@ def create_app(app_kit: Kit | None = None, settings: SingerSettings | None = Non
         description="Upload a MusicXML score with lyrics; get it back sung by a DiffSinger voice.",
     )
     app.state.kit = app_kit
-    app.state.service_settings = settings or get_settings()
+    service_settings = app.state.service_settings = settings or get_settings()
     app.state.verify_token, app.state.local_tokens = build_verifier(app_kit)
+    ticket_secret = _ticket_secret(app_kit, service_settings)
+    app.state.event_tickets = EventTickets(ticket_secret, service_settings.event_ticket_ttl_s)
+    # Outermost: authenticate and bound every body before anything reads it (api/edge.py).
+    app.add_middleware(
+        EdgeGuard,
+        verify=lambda: app.state.verify_token,
+        upload_limit=lambda: app.state.service_settings.max_upload_bytes,
+    )
     project = app_kit.settings.firebase_project_id or app_kit.settings.project
     if app_kit.settings.backend == "gcp" and project:
         # The SPA on Firebase Hosting (terraform's hosting_origins) calls the API from another origin.
@@ -43,6 +55,8 @@ def create_app(app_kit: Kit | None = None, settings: SingerSettings | None = Non
     def singer_error(request: Request, error: SingerError) -> JSONResponse:
         # The one place a domain error becomes an HTTP problem: its status and its stable code.
         return JSONResponse(Problem(detail=str(error), code=error.code).model_dump(), status_code=error.status)
+
+    app.add_exception_handler(BackendError, _backend_error)  # type: ignore[arg-type]
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, bool]:
@@ -55,8 +69,34 @@ def create_app(app_kit: Kit | None = None, settings: SingerSettings | None = Non
 
         if isinstance(app_kit.blobs, LocalBlobStore):
             app.include_router(create_blob_router(app_kit.blobs))
-    for module in (uploads, jobs, me, events):
+    for module in (uploads, jobs, me, events, voices):
         app.include_router(module.router)
     if WEB_DIST.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIST, html=True), name="spa")
     return app
+
+
+def _backend_error(request: Request, error: BackendError) -> JSONResponse:
+    """Ids are validated at the edge (api/params.py); whatever still reaches a backend as a bad name is
+    the caller's input, answered 4xx without a traceback; outages are 503."""
+    if isinstance(error, TransientBackendError):
+        problem, status = Problem(detail="a backend is briefly unavailable; try again", code="unavailable"), 503
+        return JSONResponse(problem.model_dump(), status_code=status, headers={"Retry-After": "5"})
+    if isinstance(error, NotFound):
+        problem, status = Problem(detail="not found", code="not_found"), 404
+    elif isinstance(error, AlreadyExists):
+        problem, status = Problem(detail="already exists", code="conflict"), 409
+    elif str(error).startswith("invalid"):
+        problem, status = Problem(detail=str(error), code="bad_request"), 400
+    else:
+        problem, status = Problem(detail="internal error", code="internal"), 500
+    return JSONResponse(problem.model_dump(), status_code=status)
+
+
+def _ticket_secret(app_kit: Kit, settings: SingerSettings) -> bytes:
+    """The key of event-stream tickets: configured, the local signing key, or random per process."""
+    if settings.ticket_secret:
+        return settings.ticket_secret.encode()
+    if app_kit.settings.backend == "local":
+        return signing_key(app_kit.settings.data_dir, app_kit.settings.signing_secret)
+    return secrets.token_bytes(32)

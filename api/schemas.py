@@ -2,13 +2,63 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-RenderTypeField = Literal["preview", "final"]
-JobStatus = Literal["pending", "processing", "completed", "failed", "cancelled"]
+from singer_tasks.errors import SingerError
+from singer_tasks.jobs import model
+from singer_tasks.jobs.model import Credits, Expression, JobStage, JobStatus, Progress, RenderType
+
+__all__ = [
+    "Credits",
+    "Expression",
+    "Job",
+    "JobCreate",
+    "JobError",
+    "JobPage",
+    "JobStage",
+    "JobStatus",
+    "LocalSignIn",
+    "Me",
+    "OutputUrls",
+    "Problem",
+    "Progress",
+    "RenderType",
+    "Token",
+    "Upload",
+    "UploadUrl",
+    "UploadUrlRequest",
+    "Voice",
+    "VoiceList",
+    "error_codes",
+]
+
+
+def error_codes() -> tuple[str, ...]:
+    """Every stable code of singer_tasks' error tree (`SingerError` and all its subclasses), sorted."""
+    codes: set[str] = set()
+    pending: list[type[SingerError]] = [SingerError]
+    while pending:
+        cls = pending.pop()
+        codes.add(cls.code)
+        pending.extend(cls.__subclasses__())
+    return tuple(sorted(codes))
+
+
+def _publish_error_codes(schema: dict[str, Any]) -> None:
+    # Called when the OpenAPI document is generated, after every module defining an error was imported.
+    schema["enum"] = list(error_codes())
+
+
+ErrorCode = Annotated[
+    str,
+    Field(
+        json_schema_extra=_publish_error_codes,
+        description="The stable code of the domain error (singer_tasks/errors.py).",
+    ),
+]
 
 
 class CamelModel(BaseModel):
@@ -60,34 +110,42 @@ class JobCreate(CamelModel):
     """A render request."""
 
     score_id: str = Field(pattern=r"^[a-f0-9]{32}$")
-    render_type: RenderTypeField = "final"
+    render_type: RenderType = "final"
     voice: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
     language: Literal["en", "zh"] | None = None
-
-
-class Progress(BaseModel):
-    stage: str
-    fraction: float
+    expression: Expression | None = Field(
+        default=None,
+        description="voice: the voice's own phrasing and pitch (voices with a duration or pitch stage); "
+        "score: the notes as written. Unset: the voice's default.",
+    )
+    speaker: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="One of the voice's speakers (GET /v1/voices); unset: the voice's default speaker.",
+    )
 
 
 class JobError(BaseModel):
-    code: str
+    """Why a job failed: a stable code and a sentence naming what to fix."""
+
+    code: str = Field(
+        description="A code of singer_tasks/errors.py (see Problem.code), input_missing, or one of taskkit's "
+        "(dead_lettered, max_attempts, bad_arguments, rejected)."
+    )
     message: str
 
 
-class Credits(BaseModel):
-    reserved: int
-    charged: int
-    refunded: int
-
-
 class Job(CamelModel):
-    """A render job as its owner sees it."""
+    """A render job as its owner sees it: `singer_tasks.jobs.model.Job` without the server-side fields
+    (owner, blob keys)."""
 
     id: str
     status: JobStatus
-    render_type: RenderTypeField
+    render_type: RenderType
     voice: str
+    speaker: str | None = None
+    expression: Expression | None = None
     language: str | None
     progress: Progress
     error: JobError | None
@@ -100,8 +158,26 @@ class Job(CamelModel):
     finished_at: float | None = None
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> Job:
-        return cls.model_validate(doc)
+    def from_job(cls, job: model.Job) -> Job:
+        """The owner's view of a stored job."""
+        return cls(
+            id=job.id,
+            status=job.status,
+            render_type=job.render_type,
+            voice=job.voice,
+            speaker=job.speaker,
+            expression=job.expression,
+            language=job.language,
+            progress=job.progress,
+            error=JobError(code=job.error.code, message=job.error.message) if job.error else None,
+            credits=job.credits,
+            attempts=job.attempts,
+            duration_seconds=job.duration_seconds,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+        )
 
 
 class JobPage(CamelModel):
@@ -132,7 +208,29 @@ class Me(CamelModel):
 
 
 class Problem(BaseModel):
-    """An error answer."""
+    """An error answer: `detail` in words; `code` (a domain error's stable code) when the domain raised it."""
 
     detail: str
-    code: str | None = None
+    code: ErrorCode | None = None
+
+
+class Voice(CamelModel):
+    """An installed voice, as the voice menu shows it."""
+
+    name: str
+    author: str | None = None
+    description: str | None = None
+    languages: list[str]
+    speakers: list[str] = Field(description="The voice's speakers; a job may name one (empty: a single voice).")
+    stages: list[str] = Field(
+        description="The voice's model stages (acoustic, duration, pitch, variance, vocoder...). With a duration or "
+        "pitch stage a job may choose its expression (voice or score)."
+    )
+    licence: str | None = Field(default=None, description="The licence text users must see.")
+    portrait_url: str | None = Field(default=None, description="GET it for the voice's portrait image.")
+
+
+class VoiceList(CamelModel):
+    """The installed voices."""
+
+    voices: list[Voice]

@@ -1,4 +1,4 @@
-"""Run every benchmark (or those named): `python -m benchmarks [taskkit] [phrases] [voices]`."""
+"""Run every benchmark (or those named): `python -m benchmarks [taskkit] [phrases] [voices] [hardening] [scores]`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ BENCHES = {
     "voices": "benchmarks.bench_voices",
     "fast": "benchmarks.bench_fast",
     "fanout": "benchmarks.bench_fanout",
+    "hardening": "benchmarks.bench_hardening",
+    "chain": "benchmarks.bench_chain",
+    "scores": "benchmarks.bench_scores",
 }
 
 

@@ -7,7 +7,7 @@ message names the file, field or setting at fault and what to do about it.
     SingerError
       SettingsError              a SINGER_* variable is invalid (also a taskkit ConfigError)
       ScoreError                 the user's score
-        UnreadableScore, ScoreTooLarge > SongTooLong, NoNotes, NoLyrics, PartNotFound,
+        UnreadableScore, ScoreTooLarge > (SongTooLong, ParseTimeExceeded), NoNotes, NoLyrics, PartNotFound,
         UnsupportedLanguage, UnreadableLyric, DictionaryError
       PhraseFormatError          a .ds segment or phrase
       VoiceError                 loading or running a voice
@@ -63,6 +63,12 @@ class SongTooLong(ScoreTooLarge):
     """Raised when the sung line lasts longer than a job may render."""
 
     code = "song_too_long"
+
+
+class ParseTimeExceeded(ScoreTooLarge):
+    """Raised when reading a score takes longer than the parse budget (permanent: retrying costs the same)."""
+
+    code = "parse_time_exceeded"
 
 
 class NoNotes(ScoreError):

@@ -11,10 +11,10 @@ import functools
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from singer_tasks.errors import SettingsError
 
@@ -51,6 +51,24 @@ class SingerSettings(BaseSettings):
     max_xml_bytes: int = Field(30_000_000, gt=0)
     max_song_seconds: float = Field(600.0, gt=0)
     max_notes: int = Field(20_000, gt=0)
+    # <note> elements over all parts that music21 may be asked to read (the parse budget's size)
+    max_parse_notes: int = Field(30_000, gt=0)
+    # seconds the parse stage may take; a parse that runs out of it fails for good (no retries)
+    parse_budget_s: float = Field(60.0, gt=0)
+    # abuse controls: failed jobs, uploads, sign-in trust
+    max_failed_jobs_per_hour: int = Field(5, gt=0)
+    max_uploads_per_hour: int = Field(30, gt=0)
+    upload_quota_bytes: int = Field(50_000_000, gt=0)
+    require_verified_email: bool = True
+    # sign-in providers trusted without an `email_verified` claim (comma-separated in the environment)
+    trusted_sign_in_providers: Annotated[tuple[str, ...], NoDecode] = ("google.com",)
+    # event-stream tickets: lifetime, and the HMAC key shared by API instances (unset: the local
+    # signing key on the embedded stack, a random key per process elsewhere)
+    event_ticket_ttl_s: int = Field(60, gt=0, le=600)
+    ticket_secret: str | None = Field(None, repr=False)
+    # retention of user data in storage (days; the bucket's lifecycle rules say the same)
+    upload_retention_days: int = Field(30, gt=0)
+    job_retention_days: int = Field(90, gt=0)
     # rendering
     preview_steps: int = Field(8, gt=0)
     default_voice: str = "builtin"
@@ -59,6 +77,13 @@ class SingerSettings(BaseSettings):
     voices_dir: Path = REPOSITORY / "checkpoints"
     voice_cache_dir: Path = Path("var/voices")
     phonemes_dir: Path = REPOSITORY / "phonemes"
+
+    @field_validator("trusted_sign_in_providers", mode="before")
+    @classmethod
+    def _providers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
+        return value
 
     @field_validator("precision", mode="before")
     @classmethod

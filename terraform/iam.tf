@@ -104,6 +104,14 @@ resource "google_project_iam_member" "api_firestore" {
   member  = google_service_account.api.member
 }
 
+# Job creation and uploads check that the caller's ID token was not revoked
+# (verify_id_token(check_revoked=True) reads the user's tokensValidAfterTime): read-only on users.
+resource "google_project_iam_member" "api_firebase_auth_viewer" {
+  project = var.project_id
+  role    = "roles/firebaseauth.viewer"
+  member  = google_service_account.api.member
+}
+
 # ---------------------------------------------------------------- worker-sa
 
 resource "google_storage_bucket_iam_member" "worker_read_uploads" {

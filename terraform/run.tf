@@ -21,6 +21,8 @@ locals {
     SINGER_DEFAULT_CREDITS         = tostring(var.singer_default_credits)
     SINGER_MAX_JOBS_IN_FLIGHT      = tostring(var.singer_max_jobs_in_flight)
     SINGER_DEFAULT_VOICE           = var.singer_voice
+    SINGER_UPLOAD_RETENTION_DAYS   = tostring(var.upload_retention_days)
+    SINGER_JOB_RETENTION_DAYS      = tostring(var.job_retention_days)
   }
 
   worker_env = {

@@ -57,6 +57,28 @@ resource "google_storage_bucket" "main" {
     }
   }
 
+  # User data is not kept for ever: uploaded scores and rendered songs are deleted a configurable
+  # time after creation (the api's settings name the same periods, see run.tf).
+  lifecycle_rule {
+    condition {
+      age            = var.upload_retention_days
+      matches_prefix = ["uploads/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  lifecycle_rule {
+    condition {
+      age            = var.job_retention_days
+      matches_prefix = ["jobs/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
   # A browser that stops halfway through an upload leaves parts behind.
   lifecycle_rule {
     condition {

@@ -241,6 +241,28 @@ variable "phrase_cache_retention_days" {
   }
 }
 
+variable "upload_retention_days" {
+  description = "Days after which a user's uploaded score under uploads/ is deleted (the api's upload quota counts this period: SINGER_UPLOAD_RETENTION_DAYS)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.upload_retention_days >= 1
+    error_message = "upload_retention_days must be at least 1 (a job reads its score after creation)."
+  }
+}
+
+variable "job_retention_days" {
+  description = "Days after which a job's rendered files under jobs/ are deleted (SINGER_JOB_RETENTION_DAYS)."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.job_retention_days >= 1
+    error_message = "job_retention_days must be at least 1."
+  }
+}
+
 variable "cors_origins" {
   description = "Extra browser origins allowed to PUT to signed upload URLs (the Firebase Hosting origins are always allowed)."
   type        = list(string)

@@ -7,10 +7,13 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, HTTPException, Query
 
-from api.deps import CurrentUser, KitDep, SettingsDep
-from api.routes.uploads import upload_key
+from api.abuse import check_recent_failures
+from api.deps import CurrentUser, KitDep, SettingsDep, TrustedUser
+from api.params import JobId
 from api.schemas import Job, JobCreate, JobPage, OutputUrls, Problem
+from singer_tasks.jobs import model
 from singer_tasks.jobs import transitions as jobs
+from singer_tasks.jobs.model import JobStage, JobStatus, Progress, upload_key
 from singer_tasks.kit import RENDER_TASK, RENDER_TOPIC, render_task_id
 from singer_tasks.score.sniff import sniff_score
 from taskkit import TaskkitError, chord_progress
@@ -42,8 +45,9 @@ def _find_upload(kit: KitDep, uid: str, score_id: str, max_bytes: int) -> str:
 
 
 @router.post("", response_model=Job, status_code=202, responses=ERRORS)  # type: ignore[arg-type]
-def create_job(body: JobCreate, user: CurrentUser, kit: KitDep, settings: SettingsDep) -> Job:
+def create_job(body: JobCreate, user: TrustedUser, kit: KitDep, settings: SettingsDep) -> Job:
     """Reserve the most this render type can cost and queue the render."""
+    check_recent_failures(kit.documents, user.uid, settings)
     input_path = _find_upload(kit, user.uid, body.score_id, settings.max_upload_bytes)
     request = jobs.JobRequest(
         uid=user.uid,
@@ -51,14 +55,16 @@ def create_job(body: JobCreate, user: CurrentUser, kit: KitDep, settings: Settin
         render_type=body.render_type,
         voice=body.voice or settings.default_voice,
         language=body.language,
+        expression=body.expression,
+        speaker=body.speaker,
     )
     job = jobs.create_job(kit.documents, request, settings)
     try:
-        kit.send_task(RENDER_TASK, {"job_id": job["id"]}, task_id=render_task_id(job["id"]), topic=RENDER_TOPIC)
+        kit.send_task(RENDER_TASK, {"job_id": job.id}, task_id=render_task_id(job.id), topic=RENDER_TOPIC)
     except TaskkitError:
         # The job is written and paid for; the sweep republishes pending jobs whose message was lost.
-        log.exception("job.publish_failed", job_id=job["id"])
-    return Job.from_doc(job)
+        log.exception("job.publish_failed", job_id=job.id)
+    return Job.from_job(job)
 
 
 @router.get("", response_model=JobPage)
@@ -69,47 +75,53 @@ def list_jobs(
     before: Annotated[float | None, Query(description="nextBefore of the previous page")] = None,
 ) -> JobPage:
     """The caller's jobs, newest first."""
-    docs = jobs.list_jobs(kit.documents, user.uid, limit=limit, before=before)
-    next_before = docs[-1]["createdAt"] if len(docs) == limit else None
-    return JobPage(jobs=[with_live_progress(kit, d) for d in docs], next_before=next_before)
+    found = jobs.list_jobs(kit.documents, user.uid, limit=limit, before=before)
+    next_before = found[-1].created_at if len(found) == limit else None
+    return JobPage(jobs=[with_live_progress(kit, j) for j in found], next_before=next_before)
 
 
-def _owned(kit: KitDep, job_id: str, uid: str) -> dict:  # type: ignore[type-arg]
+def _owned(kit: KitDep, job_id: str, uid: str) -> model.Job:
     return jobs.get_job(kit.documents, job_id, uid)
 
 
-def with_live_progress(kit: KitDep, job: dict) -> Job:  # type: ignore[type-arg]
+def rendering_phrases(job: model.Job) -> bool:
+    """Whether the job's phrases are being sung (its document's fraction then stays 0)."""
+    return job.status is JobStatus.PROCESSING and job.progress.stage is JobStage.PHRASES
+
+
+def with_live_progress(kit: KitDep, job: model.Job) -> Job:
     """While phrases render, progress is the share of phrases done, read from the chord's members
     (phrase tasks do not write the job document)."""
-    if job["status"] == "processing" and (job.get("progress") or {}).get("stage") == "phrases":
-        progress = chord_progress(kit, job["id"])
+    if rendering_phrases(job):
+        progress = chord_progress(kit, job.id)
         if progress is not None and progress.size:
-            job = {**job, "progress": {"stage": "phrases", "fraction": round(len(progress.done) / progress.size, 4)}}
-    return Job.from_doc(job)
+            fraction = round(len(progress.done) / progress.size, 4)
+            job = job.model_copy(update={"progress": Progress(stage=JobStage.PHRASES, fraction=fraction)})
+    return Job.from_job(job)
 
 
 @router.get("/{job_id}", response_model=Job, responses={404: {"model": Problem}})
-def get_job(job_id: str, user: CurrentUser, kit: KitDep) -> Job:
+def get_job(job_id: JobId, user: CurrentUser, kit: KitDep) -> Job:
     """One of the caller's jobs."""
     return with_live_progress(kit, _owned(kit, job_id, user.uid))
 
 
 @router.get("/{job_id}/output", response_model=OutputUrls, responses={404: {"model": Problem}, 409: {"model": Problem}})
-def job_output(job_id: str, user: CurrentUser, kit: KitDep, settings: SettingsDep) -> OutputUrls:
+def job_output(job_id: JobId, user: CurrentUser, kit: KitDep, settings: SettingsDep) -> OutputUrls:
     """Short-lived signed URLs to the WAV (and the display data) of a completed job."""
     job = _owned(kit, job_id, user.uid)
-    if job["status"] != "completed" or not job.get("outputPath"):
-        raise HTTPException(409, f"the job is {job['status']}; its output exists once it is completed")
+    if job.status is not JobStatus.COMPLETED or not job.output_path:
+        raise HTTPException(409, f"the job is {job.status}; its output exists once it is completed")
     expiry = settings.signed_url_expiry_s
-    display = (job.get("outputs") or {}).get("display")
+    display = job.outputs.display if job.outputs else None
     return OutputUrls(
-        url=kit.blobs.signed_url(job["outputPath"], method="GET", expires_s=expiry),
+        url=kit.blobs.signed_url(job.output_path, method="GET", expires_s=expiry),
         display_url=kit.blobs.signed_url(display, method="GET", expires_s=expiry) if display else None,
         expires_in_s=expiry,
     )
 
 
 @router.post("/{job_id}/cancel", response_model=Job, responses={404: {"model": Problem}, 409: {"model": Problem}})
-def cancel_job(job_id: str, user: CurrentUser, kit: KitDep) -> Job:
+def cancel_job(job_id: JobId, user: CurrentUser, kit: KitDep) -> Job:
     """Cancel a pending job and refund its reservation."""
-    return Job.from_doc(jobs.cancel_job(kit.documents, job_id, user.uid))
+    return Job.from_job(jobs.cancel_job(kit.documents, job_id, user.uid))

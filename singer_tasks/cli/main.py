@@ -10,6 +10,7 @@ from pathlib import Path
 
 from singer_tasks.cli.render import add_parser as add_render_parser
 from singer_tasks.cli.render import part_argument
+from singer_tasks.cli.voices import add_parser as add_voices_parser
 from singer_tasks.errors import SingerError
 
 Command = Callable[[argparse.Namespace], int]
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     ds.set_defaults(func=cmd_ds)
 
     add_render_parser(sub)
+    add_voices_parser(sub)
     return parser
 
 

@@ -1,4 +1,5 @@
-"""`python -m singer_tasks render SCORE -o OUT.wav`: score -> phrases -> voice -> 16-bit WAV, in-process.
+"""`python -m singer_tasks render SCORE -o OUT.wav [--voice V] [--expression voice|score] [--speaker S]`:
+score -> phrases -> voice -> 16-bit WAV, in-process.
 
 Prints one progress bar per stage (parse, phonemize, load voice, render, write) on stderr.
 """
@@ -71,7 +72,7 @@ def run_render(args: argparse.Namespace) -> int:
         plan = plan_song(data, source.name, voice.manifest, ScoreLimits.from_settings(settings),
                          language=args.language, verse=args.verse, part=part_argument(args.part))  # fmt: skip
         bar("parse", 1.0)
-        options = RenderOptions(steps=args.steps)
+        options = RenderOptions(steps=args.steps, expression=args.expression, speaker=args.speaker)
         song = render_phrases(plan.phrases, voice, options=options, progress=lambda s, f: bar("render", f),
                               min_duration_s=plan.score_duration_s)  # fmt: skip
         bar("write", 0.0)
@@ -99,8 +100,16 @@ def add_parser(sub: Any) -> None:
     render = sub.add_parser("render", help="sing a score to a WAV file with a voice")
     render.add_argument("score", help="MusicXML score: .musicxml, .xml or .mxl")
     render.add_argument("-o", "--output", required=True, help="the .wav file to write")
-    render.add_argument("--voice", default="builtin", help="voice name under checkpoints/ or a voice folder")
-    render.add_argument("--language", choices=["en", "zh"], help="lyrics language (default: guessed)")
+    render.add_argument(
+        "--voice", default="builtin",
+        help="voice name (see `voices list`), a voice folder, or an OpenUtau voicebank folder or .zip",
+    )  # fmt: skip
+    render.add_argument(
+        "--expression", choices=["voice", "score"],
+        help="voice: the voice's own timing and pitch models (the default where it has them); score: as written",
+    )  # fmt: skip
+    render.add_argument("--speaker", help="speaker (subbank) of a multi-speaker voice (default: its first)")
+    render.add_argument("--language", choices=["en", "zh", "ja"], help="lyrics language (default: guessed)")
     render.add_argument("--steps", type=int, help="sampler steps (default: the voice's)")
     render.add_argument("--verse", type=int, default=1, help="lyric verse to sing (default 1)")
     render.add_argument("--part", help="part to sing: number (from 1) or name (default: the part with lyrics)")

@@ -1,0 +1,1 @@
+"""Jobs and credits, torch-free: the typed documents (`model`) and their transitions (`transitions`)."""

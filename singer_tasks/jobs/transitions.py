@@ -6,48 +6,80 @@ the redeliveries: reserve (job created), start, progress, complete (charge the r
 the rest), fail or cancel (refund everything).
 
 `users/{uid}`: credits (the balance), reserved (held by jobs in flight), inFlight, plan.
-`jobs/{jobId}`: see docs/architecture.md, "Documents"; `credits: {reserved, charged, refunded}`.
+`jobs/{jobId}`: see docs/architecture.md, "Documents", and `singer_tasks.jobs.model.Job`.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from singer_tasks.errors import InsufficientCredits, JobNotFound, JobStateError, TooManyJobs
-from singer_tasks.settings import RenderType, SingerSettings
-from taskkit.backends.base import Document, DocumentStore, Transaction
+from singer_tasks.jobs.model import (
+    IN_FLIGHT,
+    JOBS,
+    TERMINAL,
+    Credits,
+    Expression,
+    Job,
+    JobFailure,
+    JobOutputs,
+    JobStage,
+    JobStatus,
+    Progress,
+    RenderType,
+    User,
+    job_path,
+    user_path,
+)
+from singer_tasks.settings import SingerSettings
+from taskkit.backends.base import DocumentStore, Transaction
 from taskkit.mutex import document_mutex
 from taskkit.retrying import retry_transient
 
 T = TypeVar("T")
-TERMINAL = ("completed", "failed", "cancelled")
-IN_FLIGHT = ("pending", "processing")
 Transact = Callable[[Callable[[Transaction], T]], T]
 
+__all__ = [
+    "IN_FLIGHT",
+    "TERMINAL",
+    "InsufficientCredits",
+    "JobNotFound",
+    "JobRequest",
+    "JobStateError",
+    "TooManyJobs",
+    "cancel_job",
+    "complete_job",
+    "create_job",
+    "ensure_user",
+    "fail_job",
+    "get_job",
+    "job_path",
+    "list_jobs",
+    "new_user",
+    "set_progress",
+    "start_job",
+    "user_path",
+]
 
-def user_path(uid: str) -> str:
-    """Document path of a user."""
-    return f"users/{uid}"
+
+def new_user(uid: str, settings: SingerSettings, now: float) -> User:
+    """A fresh user with the starting balance."""
+    return User(uid=uid, credits=settings.default_credits, reserved=0, in_flight=0, plan="free", created_at=now)
 
 
-def job_path(job_id: str) -> str:
-    """Document path of a job."""
-    return f"jobs/{job_id}"
+def ensure_user(store: DocumentStore, uid: str, settings: SingerSettings) -> User:
+    """The user, created with the starting balance on first sight."""
+    store.create(user_path(uid), new_user(uid, settings, time.time()).to_document())
+    return User.from_document(uid, store.get(user_path(uid)) or {})
 
 
-def new_user(settings: SingerSettings, now: float) -> Document:
-    """A fresh user document with the starting balance."""
-    return {"credits": settings.default_credits, "reserved": 0, "inFlight": 0, "plan": "free", "createdAt": now}
-
-
-def ensure_user(store: DocumentStore, uid: str, settings: SingerSettings) -> Document:
-    """The user's document, created with the starting balance on first sight."""
-    store.create(user_path(uid), new_user(settings, time.time()))
-    return store.get(user_path(uid)) or {}
+def _read_job(tx: Transaction, job_id: str) -> Job | None:
+    data = tx.get(job_path(job_id))
+    return None if data is None else Job.from_document(job_id, data)
 
 
 @dataclass(frozen=True)
@@ -59,124 +91,126 @@ class JobRequest:
     render_type: RenderType
     voice: str
     language: str | None
+    expression: Expression | None = None
+    speaker: str | None = None
 
 
 # A creation that still meets contention (or a busy lock) is tried again after a jittered pause.
 @retry_transient(attempts=8, initial_s=0.2, max_wait_s=3.0)
-def create_job(store: DocumentStore, request: JobRequest, settings: SingerSettings) -> Document:
-    """Reserve credits and write the pending job, in one transaction; returns the job (with `id`)."""
+def create_job(store: DocumentStore, request: JobRequest, settings: SingerSettings) -> Job:
+    """Reserve credits and write the pending job, in one transaction; returns the job."""
     job_id = uuid.uuid4().hex
     reserve = settings.max_cost(request.render_type)
 
-    def reserve_and_write(tx: Transaction) -> Document:
+    def reserve_and_write(tx: Transaction) -> Job:
         now = time.time()
-        user = tx.get(user_path(request.uid)) or new_user(settings, now)
-        if user.get("inFlight", 0) >= settings.max_jobs_in_flight:
+        data = tx.get(user_path(request.uid))
+        user = new_user(request.uid, settings, now) if data is None else User.from_document(request.uid, data)
+        if user.in_flight >= settings.max_jobs_in_flight:
             raise TooManyJobs(
-                f"you already have {user['inFlight']} jobs in progress (the limit is "
+                f"you already have {user.in_flight} jobs in progress (the limit is "
                 f"{settings.max_jobs_in_flight}); wait for one to finish or cancel one"
             )
-        available = user["credits"] - user.get("reserved", 0)
-        if available < reserve:
+        if user.available < reserve:
             raise InsufficientCredits(
-                f"a {request.render_type} render reserves {reserve} credits and you have {available} available; "
-                "try a preview, or wait for running jobs to settle"
+                f"a {request.render_type} render reserves {reserve} credits and you have {user.available} "
+                "available; try a preview, or wait for running jobs to settle"
             )
-        job = {
-            "userId": request.uid,
-            "status": "pending",
-            "renderType": request.render_type,
-            "voice": request.voice,
-            "language": request.language,
-            "inputPath": request.input_path,
-            "outputPath": None,
-            "progress": {"stage": "queued", "fraction": 0.0},
-            "error": None,
-            "attempts": 0,
-            "credits": {"reserved": reserve, "charged": 0, "refunded": 0},
-            "createdAt": now,
-            "updatedAt": now,
-            "startedAt": None,
-            "finishedAt": None,
-        }
-        tx.create(job_path(job_id), job)
-        user.update(reserved=user.get("reserved", 0) + reserve, inFlight=user.get("inFlight", 0) + 1)
-        tx.set(user_path(request.uid), user)
-        return {"id": job_id, **job}
+        job = Job(
+            id=job_id,
+            user_id=request.uid,
+            status=JobStatus.PENDING,
+            render_type=request.render_type,
+            voice=request.voice,
+            speaker=request.speaker,
+            expression=request.expression,
+            language=request.language,
+            input_path=request.input_path,
+            progress=Progress(stage=JobStage.QUEUED, fraction=0.0),
+            credits=Credits(reserved=reserve),
+            created_at=now,
+            updated_at=now,
+        )
+        tx.create(job_path(job_id), job.to_document())
+        user = user.model_copy(update={"reserved": user.reserved + reserve, "in_flight": user.in_flight + 1})
+        tx.set(user_path(request.uid), user.to_document())
+        return job
 
     # One user's creations take turns, so a burst of them cannot starve each other's transactions.
     with document_mutex(store, f"user-{request.uid}"):
         return store.transaction(reserve_and_write)
 
 
-def _release(tx: Transaction, job: Document, *, charged: int) -> None:
-    """Move the job's reservation out of the user's ledger, charging `charged` of it."""
-    path = user_path(job["userId"])
-    user = tx.get(path)
-    if user is None:
-        return
-    reserved = job["credits"]["reserved"]
-    tx.update(
-        path,
-        {
-            "credits": user["credits"] - charged,
-            "reserved": max(0, user.get("reserved", 0) - reserved),
-            "inFlight": max(0, user.get("inFlight", 0) - 1),
-        },
-    )
+def _release(tx: Transaction, job: Job, *, charged: int) -> dict[str, Any]:
+    """Move the job's reservation out of the user's ledger, charging `charged` of it; returns the
+    job's new `credits` field (the user's document is updated in the same transaction)."""
+    reserved = job.credits.reserved
+    path = user_path(job.user_id)
+    data = tx.get(path)
+    if data is not None:
+        user = User.from_document(job.user_id, data)
+        tx.update(
+            path,
+            {
+                "credits": user.credits - charged,
+                "reserved": max(0, user.reserved - reserved),
+                "inFlight": max(0, user.in_flight - 1),
+            },
+        )
+    return Credits(reserved=reserved, charged=charged, refunded=reserved - charged).to_document()
 
 
-def start_job(transact: Transact[Document | None], job_id: str) -> Document | None:
+def start_job(transact: Transact[Job | None], job_id: str) -> Job | None:
     """pending|processing -> processing (attempts + 1); None if the job ended or does not exist."""
 
-    def start(tx: Transaction) -> Document | None:
-        job = tx.get(job_path(job_id))
-        if job is None or job["status"] in TERMINAL:
+    def start(tx: Transaction) -> Job | None:
+        job = _read_job(tx, job_id)
+        if job is None or job.status.terminal:
             return None
         now = time.time()
-        fields: dict[str, Any] = {"status": "processing", "attempts": job.get("attempts", 0) + 1, "updatedAt": now}
-        if not job.get("startedAt"):
+        fields: dict[str, Any] = {"status": JobStatus.PROCESSING.value, "attempts": job.attempts + 1, "updatedAt": now}
+        if not job.started_at:
             fields["startedAt"] = now
         tx.update(job_path(job_id), fields)
-        return {**job, **fields}
+        return Job.from_document(job_id, {**job.to_document(), **fields})
 
     return transact(start)
 
 
-def set_progress(transact: Transact[None], job_id: str, stage: str, fraction: float) -> None:
+def set_progress(transact: Transact[None], job_id: str, stage: JobStage, fraction: float) -> None:
     """Record progress of a processing job (callers throttle to about one write per second)."""
+    progress = Progress(stage=JobStage(stage), fraction=round(min(max(fraction, 0.0), 1.0), 4))
 
     def write(tx: Transaction) -> None:
-        job = tx.get(job_path(job_id))
-        if job is not None and job["status"] == "processing":
-            progress = {"stage": stage, "fraction": round(min(max(fraction, 0.0), 1.0), 4)}
-            tx.update(job_path(job_id), {"progress": progress, "updatedAt": time.time()})
+        job = _read_job(tx, job_id)
+        if job is not None and job.status is JobStatus.PROCESSING:
+            tx.update(job_path(job_id), {"progress": progress.to_document(), "updatedAt": time.time()})
 
     transact(write)
 
 
 def complete_job(
-    transact: Transact[bool], job_id: str, *, output: dict[str, str], seconds: float, settings: SingerSettings
+    transact: Transact[bool], job_id: str, *, output: Mapping[str, str], seconds: float, settings: SingerSettings
 ) -> bool:
     """processing -> completed: point at the outputs, charge the real cost, release the rest."""
+    outputs = JobOutputs.model_validate(dict(output))
 
     def complete(tx: Transaction) -> bool:
-        job = tx.get(job_path(job_id))
-        if job is None or job["status"] != "processing":
+        job = _read_job(tx, job_id)
+        if job is None or job.status is not JobStatus.PROCESSING:
             return False
-        reserved = job["credits"]["reserved"]
-        charged = min(reserved, settings.cost(seconds, job["renderType"]))
-        _release(tx, job, charged=charged)
+        charged = min(job.credits.reserved, settings.cost(seconds, job.render_type))
+        credits = _release(tx, job, charged=charged)
         now = time.time()
         tx.update(
             job_path(job_id),
             {
-                "status": "completed",
-                "outputPath": output["wav"],
-                "outputs": output,
+                "status": JobStatus.COMPLETED.value,
+                "outputPath": outputs.wav,
+                "outputs": outputs.to_document(),
                 "durationSeconds": round(seconds, 3),
-                "progress": {"stage": "done", "fraction": 1.0},
-                "credits": {"reserved": reserved, "charged": charged, "refunded": reserved - charged},
+                "progress": Progress(stage=JobStage.DONE, fraction=1.0).to_document(),
+                "credits": credits,
                 "updatedAt": now,
                 "finishedAt": now,
             },
@@ -188,65 +222,57 @@ def complete_job(
 
 def fail_job(transact: Transact[bool], job_id: str, *, code: str, message: str) -> bool:
     """Any non-terminal state -> failed, refunding the whole reservation. False if already ended."""
+    error = JobFailure(code=code, message=message).to_document()
 
     def fail(tx: Transaction) -> bool:
-        job = tx.get(job_path(job_id))
-        if job is None or job["status"] in TERMINAL:
+        job = _read_job(tx, job_id)
+        if job is None or job.status.terminal:
             return False
-        _release(tx, job, charged=0)
+        credits = _release(tx, job, charged=0)
         now = time.time()
-        reserved = job["credits"]["reserved"]
-        tx.update(
-            job_path(job_id),
-            {
-                "status": "failed",
-                "error": {"code": code, "message": message},
-                "credits": {"reserved": reserved, "charged": 0, "refunded": reserved},
-                "updatedAt": now,
-                "finishedAt": now,
-            },
-        )
+        fields = {
+            "status": JobStatus.FAILED.value,
+            "error": error,
+            "credits": credits,
+            "updatedAt": now,
+            "finishedAt": now,
+        }
+        tx.update(job_path(job_id), fields)
         return True
 
     return transact(fail)
 
 
-def cancel_job(store: DocumentStore, job_id: str, uid: str) -> Document:
+def cancel_job(store: DocumentStore, job_id: str, uid: str) -> Job:
     """pending -> cancelled with a full refund; JobNotFound for another user's job."""
 
-    def cancel(tx: Transaction) -> Document:
-        job = tx.get(job_path(job_id))
-        if job is None or job.get("userId") != uid:
+    def cancel(tx: Transaction) -> Job:
+        job = _read_job(tx, job_id)
+        if job is None or job.user_id != uid:
             raise JobNotFound(f"no job {job_id}")
-        if job["status"] != "pending":
-            raise JobStateError(f"only a pending job can be cancelled; this one is {job['status']}")
-        _release(tx, job, charged=0)
+        if job.status is not JobStatus.PENDING:
+            raise JobStateError(f"only a pending job can be cancelled; this one is {job.status}")
+        credits = _release(tx, job, charged=0)
         now = time.time()
-        reserved = job["credits"]["reserved"]
-        fields = {
-            "status": "cancelled",
-            "credits": {"reserved": reserved, "charged": 0, "refunded": reserved},
-            "updatedAt": now,
-            "finishedAt": now,
-        }
+        fields = {"status": JobStatus.CANCELLED.value, "credits": credits, "updatedAt": now, "finishedAt": now}
         tx.update(job_path(job_id), fields)
-        return {"id": job_id, **job, **fields}
+        return Job.from_document(job_id, {**job.to_document(), **fields})
 
     return store.transaction(cancel)
 
 
-def get_job(store: DocumentStore, job_id: str, uid: str) -> Document:
-    """The caller's job (with `id`); JobNotFound for a missing job or another user's."""
-    job = store.get(job_path(job_id))
-    if job is None or job.get("userId") != uid:
+def get_job(store: DocumentStore, job_id: str, uid: str) -> Job:
+    """The caller's job; JobNotFound for a missing job or another user's."""
+    data = store.get(job_path(job_id))
+    if data is None or data.get("userId") != uid:
         raise JobNotFound(f"no job {job_id}")
-    return {"id": job_id, **job}
+    return Job.from_document(job_id, data)
 
 
-def list_jobs(store: DocumentStore, uid: str, *, limit: int, before: float | None = None) -> list[Document]:
+def list_jobs(store: DocumentStore, uid: str, *, limit: int, before: float | None = None) -> list[Job]:
     """The caller's jobs, newest first; `before` (a createdAt) pages backwards."""
     filters: list[Any] = [("userId", "==", uid)]
     if before is not None:
         filters.append(("createdAt", "<", before))
-    snaps = store.query("jobs", filters, order_by=[("createdAt", "desc")], limit=limit)
-    return [{"id": s.id, **s.data} for s in snaps]
+    snaps = store.query(JOBS, filters, order_by=[("createdAt", "desc")], limit=limit)
+    return [Job.from_document(s.id, s.data) for s in snaps]

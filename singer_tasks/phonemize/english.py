@@ -2,8 +2,9 @@
 
 Syllables a word is split into by syllabic marks (begin/middle/end) are joined before lookup and the
 word's phonemes are spread back, one vowel nucleus per note. More nuclei than notes ("fire" on one
-note): nuclei merge into the notes there are. Fewer: the last vowel carries over the remaining notes
-as a melisma (those notes come back as None, like slurred notes). Consonants between two nuclei go to
+note): nuclei merge into the notes there are. Fewer: a note that carries a syllable is still sung, so
+each note left without a nucleus sings its own syllable read alone ("ne" of "mei-ne"), or, when that
+has no vowel either, the word's last vowel again. Consonants between two nuclei go to
 the later syllable as far as English allows a syllable to start with them (maximal onset).
 """
 
@@ -85,9 +86,24 @@ def english_syllables(notes: Sequence[Note], dictionary: PhonemeDictionary) -> l
     for indices in _words(notes):
         text = " ".join(notes[i].lyric or "" for i in indices) if len(indices) == 1 else _joined(notes, indices)
         arpabet = [p for w in clean_lyric(text) for p in word_phonemes(w)]
+        last_vowel: tuple[str, ...] = ()
         for i, syllable in zip(indices, split_syllables(arpabet, len(indices)), strict=True):
+            if syllable is None and clean_lyric(notes[i].lyric or ""):
+                syllable = _alone(notes[i].lyric or "", last_vowel)
+            if syllable is not None:
+                vowels = [p for p in syllable[1] if p in ARPABET_VOWELS]
+                last_vowel = (vowels[-1],) if vowels else last_vowel
             out[i] = None if syllable is None else _to_voice(syllable, dictionary)
     return out
+
+
+def _alone(lyric: str, last_vowel: tuple[str, ...]) -> tuple[tuple[str, ...], ...] | None:
+    """A syllable the word's reading gave no nucleus, read on its own; the previous vowel again when
+    that has none (so a note with a lyric is never silent)."""
+    arpabet = [p for w in clean_lyric(lyric) for p in word_phonemes(w)]
+    if any(p in ARPABET_VOWELS for p in arpabet):
+        return split_syllables(arpabet, 1)[0]
+    return ((), last_vowel, ()) if last_vowel else None
 
 
 def _joined(notes: Sequence[Note], indices: list[int]) -> str:

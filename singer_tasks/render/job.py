@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -21,8 +22,8 @@ from singer_tasks.render.pipeline import RenderOptions, sing_phrase
 from singer_tasks.render.plan import Plan, plan_song
 from singer_tasks.score.limits import ScoreLimits
 from singer_tasks.settings import SingerSettings
-from singer_tasks.voices.loader import get_voice
-from singer_tasks.voices.manifest import find_manifest
+from singer_tasks.voices.chain import check_expression
+from singer_tasks.voices.loader import get_voice, resolve_manifest
 from taskkit.backends.base import BlobStore
 
 INTERMEDIATE_PREFIX = "intermediate"
@@ -52,16 +53,20 @@ def prepare(
     progress("download", 0.0)
     data = blobs.get(input_path)
     progress("parse", 0.0)
-    manifest = find_manifest(voice, settings.voices_dir)
+    manifest = resolve_manifest(voice, settings.voices_dir, blobs)
     plan = plan_song(data, input_path.rsplit("/", 1)[-1], manifest, ScoreLimits.from_settings(settings),
                      language=language)  # fmt: skip
     blobs.put(plan_key(job_id), plan.to_json(), content_type="application/json")
     return plan
 
 
-def render_options(render_type: str, settings: SingerSettings) -> RenderOptions:
-    """Steps and depth for a render type (None: the voice's own defaults)."""
-    return RenderOptions(steps=settings.preview_steps) if render_type == "preview" else RenderOptions()
+def render_options(
+    render_type: str, settings: SingerSettings, *, expression: str | None = None, speaker: str | None = None
+) -> RenderOptions:
+    """Steps and depth for a render type (None: the voice's own defaults), with the job's expression
+    (voice / score; None: the voice's own where it has timing or pitch models) and speaker."""
+    steps = settings.preview_steps if render_type == "preview" else None
+    return RenderOptions(steps=steps, expression=check_expression(expression), speaker=speaker or None)
 
 
 def render_one(
@@ -74,8 +79,12 @@ def render_one(
     check_time: Callable[[], None],
 ) -> tuple[str, int]:
     """Render phrase `index` unless the cache has it; returns its cache key and the sample rate."""
-    voice = get_voice(voice_name, settings.voices_dir)
+    voice = get_voice(voice_name, settings.voices_dir, blobs)
     phrase = plan.phrases[index]
+    # The cache key holds what the render really uses: `voice` on a voice without timing or pitch models
+    # sings the score, and no speaker means the voice's first.
+    options = replace(options, expression=voice.resolve_expression(options.expression),
+                      speaker=voice.resolve_speaker(options.speaker))  # fmt: skip
     key = phrase_cache.cache_key(phrase, voice.manifest, options=options, seed=index,
                                  sample_rate=voice.sample_rate, precision=voice.precision)  # fmt: skip
     if not blobs.exists(phrase_cache.blob_key(key)):

@@ -1,8 +1,9 @@
 """The phrase cache: a rendered phrase stored under a key of everything that decides its samples.
 
 Key material: the phrase itself (every field at full precision but its offset: the same phrase sung at
-another time sounds the same), the voice (name, and a hash of every file its manifest names), the
-render settings (steps, depth, seed, and precision: fast mode's bf16 samples differ from exact fp32),
+another time sounds the same), the voice (name, and a hash of every file its manifest names; every file
+of a voicebank, or its .zip), the render settings (steps, depth, seed, precision: fast mode's bf16
+samples differ from exact fp32, expression and speaker as the voice resolves them),
 and the model code (a hash of the source of the modules that turn a phrase into samples). A later job
 with an unchanged phrase reuses the stored samples; an edited song renders only the phrases that
 changed. Entries are immutable (create-only), so racing writers agree.
@@ -64,10 +65,19 @@ def model_code_version() -> str:
     return _code_version
 
 
+def _bank_files(source: Path) -> dict[str, Path]:
+    """Every file of a voicebank: the .zip itself, or each file under its folder (by relative path)."""
+    if source.is_file():
+        return {"voicebank.zip": source}
+    return {f"voicebank/{p.relative_to(source).as_posix()}": p for p in sorted(source.rglob("*")) if p.is_file()}
+
+
 def voice_fingerprint(manifest: VoiceManifest) -> dict[str, Any]:
-    """The voice's name and a hash of each file it is made of."""
+    """The voice's name and a hash of each file it is made of (for a voicebank: all of its files)."""
     files: dict[str, Path] = {}
-    if (manifest.folder / "voice.yaml").is_file():
+    if manifest.bank is not None:
+        files.update(_bank_files(manifest.folder))
+    if manifest.folder.is_dir() and (manifest.folder / "voice.yaml").is_file():
         files["voice.yaml"] = manifest.folder / "voice.yaml"
     if manifest.acoustic is not None:
         files["acoustic.checkpoint"] = manifest.acoustic.checkpoint
@@ -76,6 +86,12 @@ def voice_fingerprint(manifest: VoiceManifest) -> dict[str, Any]:
     if manifest.vocoder is not None:
         files["vocoder.checkpoint"] = manifest.vocoder.checkpoint
         files["vocoder.config"] = manifest.vocoder.config
+    if manifest.variance is not None:
+        files["variance.checkpoint"] = manifest.variance.checkpoint
+        files["variance.config"] = manifest.variance.config
+        files.update({f"variance.dictionary.{lang}": p for lang, p in manifest.variance.dictionaries.items()})
+        if manifest.variance.spk_map is not None:
+            files["variance.spk_map"] = manifest.variance.spk_map
     return {"name": manifest.name, "kind": manifest.kind, "files": {k: _hash_file(p) for k, p in sorted(files.items())}}
 
 
@@ -100,6 +116,8 @@ def cache_key(
             "seed": seed,
             "sample_rate": sample_rate,
             "precision": precision,
+            "expression": options.expression,
+            "speaker": options.speaker,
         },
         "code": model_code_version(),
     }

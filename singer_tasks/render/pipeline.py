@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -24,11 +25,15 @@ Progress = Callable[[str, float], None]
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """How to sing: sampler steps and depth (None: the voice's defaults) and precision (None: the voice's)."""
+    """How to sing: sampler steps and depth (None: the voice's defaults), precision (None: the voice's),
+    expression (voice: the voice's own timing and pitch models, score: exactly as written; None: voice where
+    it has them) and speaker (None: the voice's first)."""
 
     steps: int | None = None
     depth: float | None = None
     precision: str | None = None
+    expression: Literal["voice", "score"] | None = None
+    speaker: str | None = None
 
 
 def sing_phrase(
@@ -36,8 +41,9 @@ def sing_phrase(
 ) -> np.ndarray:
     """float32 samples of phrase `index` of a song (its own timeline); the index is the noise seed."""
     samples = voice.render_phrase(
-        phrase, steps=options.steps, depth=options.depth, on_step=on_step, seed=index, precision=options.precision
-    )
+        phrase, steps=options.steps, depth=options.depth, on_step=on_step, seed=index, precision=options.precision,
+        expression=options.expression, speaker=options.speaker,
+    )  # fmt: skip
     return np.asarray(samples, dtype=np.float32)
 
 
@@ -56,6 +62,8 @@ def render_phrases(
     fraction runs from 0 to 1 over all phrases (weighted by their length) and sampler steps.
     """
     options = options or RenderOptions()
+    voice.resolve_expression(options.expression)
+    voice.resolve_speaker(options.speaker)  # an unknown speaker fails before the first phrase
     require_phrases(voice, phrases)
     total_s = sum(p.duration_s for p in phrases) or 1.0
     done_s = 0.0

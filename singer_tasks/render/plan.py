@@ -79,7 +79,13 @@ def display_data(score: Score, phrases: Sequence[Phrase]) -> dict[str, Any]:
 
 
 def phonemizer_dictionary(manifest: VoiceManifest) -> PhonemeDictionary | None:
-    """None for the built-in voice (the phonemizer's own inventory); a DiffSinger voice's dictionaries."""
+    """None for the built-in voice (the phonemizer's own inventory); a DiffSinger voice's dictionaries; a
+    voicebank's dsdict / dictionary per language (see `singer_tasks.voices.bank_dictionary`). The phonemizer
+    refuses a lyric language the dictionary lacks (UnsupportedLanguage, naming the voice's languages)."""
+    if manifest.bank is not None:
+        from singer_tasks.voices.bank_dictionary import bank_dictionary
+
+        return bank_dictionary(manifest.bank)
     files = manifest.acoustic
     if files is None:
         return None

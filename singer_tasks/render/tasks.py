@@ -21,6 +21,7 @@ import structlog
 import taskkit
 from singer_tasks.errors import SingerError
 from singer_tasks.jobs import transitions as jobs
+from singer_tasks.jobs.model import JOBS, Job, JobStage, JobStatus, job_path
 from singer_tasks.kit import RENDER_TASK, RENDER_TOPIC, kit, render_task_id
 from singer_tasks.render import job as render_job
 from singer_tasks.render import phrase_cache
@@ -59,15 +60,17 @@ class Progress:
     def __init__(self, ctx: taskkit.TaskContext, job_id: str) -> None:
         self.ctx, self.job_id = ctx, job_id
         self.last_write = 0.0
-        self.stage = ""
+        self.stage: JobStage | None = None
 
-    def __call__(self, stage: str, fraction: float) -> None:
+    def __call__(self, stage: JobStage | str, fraction: float) -> None:
+        """Record `stage` (one of JobStage's values; anything else is a bug: ValueError) at `fraction`."""
         self.ctx.check_time()
+        current = JobStage(stage)
         now = time.monotonic()
-        if stage == self.stage and now - self.last_write < PROGRESS_INTERVAL_S:
+        if current is self.stage and now - self.last_write < PROGRESS_INTERVAL_S:
             return
-        self.stage, self.last_write = stage, now
-        jobs.set_progress(self.ctx.transaction, self.job_id, stage, fraction)
+        self.stage, self.last_write = current, now
+        jobs.set_progress(self.ctx.transaction, self.job_id, current, fraction)
 
 
 def render_failed(failure: taskkit.Failure) -> None:
@@ -91,10 +94,11 @@ TASK_OPTIONS: dict[str, Any] = {
 }
 
 
-def _live_job(job_id: str) -> dict[str, Any] | None:
+def _live_job(job_id: str) -> Job | None:
     """The job if it is still being rendered, else None (its phrase tasks then skip)."""
-    job = kit.documents.get(jobs.job_path(job_id))
-    return {"id": job_id, **job} if job is not None and job["status"] == "processing" else None
+    data = kit.documents.get(job_path(job_id))
+    job = None if data is None else Job.from_document(job_id, data)
+    return job if job is not None and job.status is JobStatus.PROCESSING else None
 
 
 @kit.task(name=RENDER_TASK, time_limit_s=min(120.0, _settings.render_time_limit_s), **TASK_OPTIONS)
@@ -106,13 +110,12 @@ def render(job_id: str) -> dict[str, Any] | None:
     if job is None:
         log.info("job.skipped", job_id=job_id, reason="already ended or missing")
         return None
-    job["id"] = job_id
     progress = Progress(ctx, job_id)
-    voice = job.get("voice") or settings.default_voice
+    voice = job.voice or settings.default_voice
     plan = _as_rejection(
-        lambda: render_job.prepare(kit.blobs, job_id, job["inputPath"], voice, job.get("language"), settings, progress)
+        lambda: render_job.prepare(kit.blobs, job_id, job.input_path, voice, job.language, settings, progress)
     )
-    progress("phrases", 0.0)
+    progress(JobStage.PHRASES, 0.0)
     members = [
         render_phrase.signature({"job_id": job_id, "index": i}, task_id=f"{job_id}:{i}")
         for i in range(len(plan.phrases))
@@ -133,8 +136,8 @@ def render_phrase(job_id: str, index: int) -> dict[str, Any]:
     _configure_threads()
     settings = get_settings()
     plan = Plan.from_json(kit.blobs.get(render_job.plan_key(job_id)))
-    voice_name = job.get("voice") or settings.default_voice
-    options = render_job.render_options(job.get("renderType", "final"), settings)
+    voice_name = job.voice or settings.default_voice
+    options = render_job.render_options(job.render_type, settings, expression=job.expression, speaker=job.speaker)
     key, sample_rate = _as_rejection(
         lambda: render_job.render_one(kit.blobs, plan, index, voice_name, options, settings, ctx.check_time)
     )
@@ -152,7 +155,7 @@ def assemble(job_id: str) -> dict[str, Any] | None:
     plan = Plan.from_json(kit.blobs.get(render_job.plan_key(job_id)))
     pieces, rates = [], set()
     for index in range(len(plan.phrases)):
-        result = (kit.leases.get(f"{job_id}:{index}") or {}).get("result") or {}
+        result = taskkit.member_result(kit, f"{job_id}:{index}") or {}
         cached = phrase_cache.load(kit.blobs, str(result.get("cache", "")))
         if cached is None:
             raise taskkit.Retry(f"phrase {index} of job {job_id} is not in the cache yet")
@@ -177,7 +180,7 @@ def republish_stale_jobs(k: taskkit.Kit) -> int:
     """Jobs still pending long after creation lost their message: send it again, same task id."""
     settings = get_settings()
     cutoff = time.time() - settings.stale_pending_s
-    stale = k.documents.query("jobs", [("status", "==", "pending"), ("updatedAt", "<", cutoff)], limit=500)
+    stale = k.documents.query(JOBS, [("status", "==", JobStatus.PENDING.value), ("updatedAt", "<", cutoff)], limit=500)
     for snap in stale:
         k.send_task(RENDER_TASK, {"job_id": snap.id}, task_id=render_task_id(snap.id), topic=RENDER_TOPIC)
     return len(stale)

@@ -2,17 +2,21 @@
 
 Offsets come from music21 in quarter lengths, measure by measure (pickup measures and time-signature
 changes are already in the measure offsets); a tempo map built from the score's metronome marks turns
-them into seconds. Only the first voice of a measure is sung; ties are merged here, grace notes are
-skipped (they take no time in the score), a chord sings its top note.
+them into seconds. Only the first voice of a measure is sung; ties are merged here (unless the tied-to
+note carries a syllable of its own), grace notes are skipped (they take no time in the score), a chord
+sings its top note. Which lyric line a bar sings, and which lyric-less notes hold a syllable, follow the
+marks `singer_tasks.score.annotate` saved before music21 read the file.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from singer_tasks.score.annotate import MAX_BPM, MIN_BPM, NoteMarks, sane_bpm
 from singer_tasks.score.model import Event, Note, Rest, Syllabic
 
 _SYLLABIC: dict[str, Syllabic] = {"single": "single", "begin": "begin", "middle": "middle", "end": "end"}
@@ -28,20 +32,26 @@ class TempoMap:
     s_per_q: tuple[float, ...]
 
     @classmethod
-    def from_music21(cls, m21score: Any) -> TempoMap:
-        """From music21's metronome-mark boundaries (120 bpm where the score gives no tempo)."""
+    def from_music21(cls, m21score: Any, warnings: list[str] | None = None) -> TempoMap:
+        """From music21's metronome-mark boundaries (120 bpm where the score gives no tempo). A mark
+        whose quarter-note tempo is not finite or outside MIN_BPM..MAX_BPM is ignored (the previous
+        tempo goes on), with a warning appended to `warnings`."""
         starts_q: list[float] = []
         starts_s: list[float] = []
         s_per_q: list[float] = []
+        ignored: set[str] = set()
         for start, end, mark in m21score.metronomeMarkBoundaries():
             if end <= start and starts_q:
                 continue  # music21 reports zero-length boundaries for marks at the same offset
-            if mark.getQuarterBPM() is None:  # a text-only tempo ("Langsam"): keep the previous tempo
+            bpm = _quarter_bpm(mark)
+            if bpm is None or not sane_bpm(bpm):  # text-only ("Langsam") or absurd: keep the previous tempo
+                if bpm is not None:
+                    ignored.add(f"{bpm:g}")
                 if starts_q:
                     continue
                 spq = 0.5
             else:
-                spq = float(mark.secondsPerQuarter())
+                spq = 60.0 / bpm
             if starts_q and abs(float(start) - starts_q[-1]) < _EPS_Q:
                 s_per_q[-1] = spq  # the later mark at one offset wins
                 continue
@@ -51,12 +61,47 @@ class TempoMap:
             s_per_q.append(spq)
         if not starts_q:
             starts_q, starts_s, s_per_q = [0.0], [0.0], [0.5]
+        if ignored and warnings is not None:
+            warnings.append(
+                f"tempo(s) of {', '.join(sorted(ignored))} quarter notes per minute ignored: a tempo must be from "
+                f"{MIN_BPM:g} to {MAX_BPM:g}; the previous tempo (or 120) is used there"
+            )
         return cls(tuple(starts_q), tuple(starts_s), tuple(s_per_q))
 
     def seconds(self, offset_q: float) -> float:
         """The time in seconds of a quarter-length offset."""
         i = max(bisect.bisect_right(self.starts_q, offset_q + _EPS_Q) - 1, 0)
         return self.starts_s[i] + (offset_q - self.starts_q[i]) * self.s_per_q[i]
+
+
+def _quarter_bpm(mark: Any) -> float | None:
+    """A metronome mark's tempo in quarter notes per minute; None for a text-only mark. music21 divides
+    by the number, so a zero or non-numeric one counts as absurd (nan), not as an error."""
+    try:
+        bpm = mark.getQuarterBPM()
+    except (ZeroDivisionError, TypeError, ValueError, AttributeError):
+        return math.nan
+    if bpm is None:
+        return None
+    try:
+        return float(bpm)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+@dataclass(frozen=True)
+class LineChoice:
+    """Which lyric line to sing where.
+
+    verses: the verse lines' numbers (as `annotate` wrote them) in verse order; index: the sung
+    verse's place in it (-1 when the sung line is not a verse, e.g. a translation); line: the line
+    sung on a first pass; choruses: lines sung wherever the sung line has no syllable on a note.
+    """
+
+    verses: tuple[int, ...]
+    index: int
+    line: int
+    choruses: tuple[int, ...] = ()
 
 
 @dataclass
@@ -71,33 +116,74 @@ class _Raw:
     tie_on: bool = False  # a tie starts or continues from this note
     tie_in: bool = False  # this note is tied from the previous one
     breath: bool = False
+    bar: str = ""  # the bar's number as written, for warnings
+    line: int = 0  # the lyric line this note's lyric (or hold) belongs to
+    marks: NoteMarks = field(default_factory=NoteMarks)
 
 
-def lyric_lines(part: Any) -> list[int]:
-    """The lyric line numbers used in a part, in order: verse N is the N-th of them."""
-    return sorted({ly.number for n in part.recurse().notes for ly in n.lyrics if ly.text})
+@dataclass
+class PartEvents:
+    """A part's events for one line, the notes left silent and those held without a mark (with their
+    bars), for the warnings."""
+
+    events: list[Event]
+    silent: int = 0
+    silent_bars: list[str] = field(default_factory=list)
+    unmarked: int = 0
+    unmarked_bars: list[str] = field(default_factory=list)
 
 
-def part_events(part: Any, verse: int, tempo: TempoMap) -> tuple[list[Event], int]:
-    """The part's events for one verse (1-based, counting the lyric lines the part uses), tiling
-    [0, end]; also how many lyric-less notes after a rest were turned into rests (a note with nothing
-    to sing and no syllable to continue)."""
-    raws = _merge_ties(list(_walk(part, lyric_lines(part), verse)))
-    events: list[Event] = []
-    unsung = 0
+# An unmarked run of lyric-less notes this short after a syllable is held anyway (a melisma whose slur
+# the writer forgot); a longer one is an interlude in the vocal staff and stays silent.
+MAX_UNMARKED_HOLD = 2
+
+
+def lyric_lines(part: Any) -> Counter[int]:
+    """The lyric line numbers used in a part, with how many notes carry each."""
+    return Counter(number for n in part.recurse().notes for number in {ly.number for ly in n.lyrics if ly.text})
+
+
+def part_events(part: Any, choice: LineChoice, tempo: TempoMap) -> PartEvents:
+    """The part's events for one line choice, tiling [0, end].
+
+    A note with a syllable is sung. A note without one continues the syllable before it where the
+    score says so: a slur runs into it, the syllable's extend line runs under it, or it lies inside a
+    hyphenated word (between a "begin"/"middle" syllable and the next). An unmarked run of at most
+    MAX_UNMARKED_HOLD such notes is held too, and counted in `unmarked`; a longer run, or lyric-less
+    notes after a rest, are silent and counted in `silent`.
+    """
+    raws = _merge_ties(list(_walk(part, choice)))
+    out = PartEvents([])
+    events = out.events
     cursor_q = 0.0
-    previous_sung = False
-    for raw in raws:
+    holding: _Raw | None = None  # the last sung syllable, while lyric-less notes may still hold it
+    unmarked_left = 0  # notes of an unmarked run still to hold
+    for i, raw in enumerate(raws):
         if raw.onset_q > cursor_q + _EPS_Q:  # a gap (hidden rest, missing notes): silence
             events.append(_rest(cursor_q, raw.onset_q, tempo))
-            previous_sung = False
+            holding = None
         if raw.onset_q + _EPS_Q < cursor_q:  # overlaps what is already placed (a stray second voice)
             continue
         cursor_q = raw.onset_q + raw.dur_q
-        if raw.midi is None or (raw.lyric is None and not previous_sung):
-            unsung += raw.midi is not None
+        held = False
+        if raw.midi is not None and raw.lyric is None and holding is not None:
+            if _held(holding, raw):
+                held, unmarked_left = True, 0
+            else:
+                if unmarked_left == 0:
+                    run = _unmarked_run(raws, i, holding)
+                    unmarked_left = run if run <= MAX_UNMARKED_HOLD else -run
+                held = unmarked_left > 0
+                if held:
+                    unmarked_left -= 1
+                    _count(out, "unmarked", raw.bar)
+                else:
+                    unmarked_left += 1
+        if raw.midi is None or (raw.lyric is None and not held):
+            if raw.midi is not None:
+                _count(out, "silent", raw.bar)
             events.append(_rest(raw.onset_q, cursor_q, tempo))
-            previous_sung = False
+            holding, unmarked_left = None, 0
             continue
         onset_s = tempo.seconds(raw.onset_q)
         events.append(
@@ -111,59 +197,115 @@ def part_events(part: Any, verse: int, tempo: TempoMap) -> tuple[list[Event], in
                 breath_after=raw.breath,
             )
         )
-        previous_sung = True
-    return _merge_rests(events), unsung
+        if raw.lyric is not None:
+            holding, unmarked_left = raw, 0
+    out.events = _merge_rests(events)
+    return out
 
 
-def _walk(part: Any, lines: list[int], verse: int) -> Any:
+def _count(out: PartEvents, kind: str, bar: str) -> None:
+    setattr(out, kind, getattr(out, kind) + 1)
+    bars: list[str] = getattr(out, f"{kind}_bars")
+    if bar and bar not in bars:
+        bars.append(bar)
+
+
+def _unmarked_run(raws: list[_Raw], start: int, syllable: _Raw) -> int:
+    """How many contiguous lyric-less notes from raws[start] no mark ties to `syllable`."""
+    run = 0
+    end_q = raws[start].onset_q
+    for raw in raws[start:]:
+        if raw.midi is None or raw.lyric is not None or abs(raw.onset_q - end_q) > _EPS_Q or _held(syllable, raw):
+            break
+        run += 1
+        end_q = raw.onset_q + raw.dur_q
+    return run
+
+
+def _held(syllable: _Raw, raw: _Raw) -> bool:
+    """Whether a lyric-less note continues `syllable` by the score's own marks."""
+    return (
+        raw.marks.slurred
+        or syllable.syllabic in ("begin", "middle")  # inside a word: the hyphen runs to the next syllable
+        or syllable.line in raw.marks.extend_through  # the extend line runs here (annotate ends it at a stop)
+    )
+
+
+def _walk(part: Any, choice: LineChoice) -> Any:
     passes: Counter[Any] = Counter()
     for measure in part.getElementsByClass("Measure"):
         container = measure.voices[0] if measure.hasVoices() else measure
         base_q = float(measure.offset) + (float(container.offset) if container is not measure else 0.0)
-        line = _lyric_line(container, measure.number, lines, verse, passes)
-        for el in container.notesAndRests:
-            if el.duration.isGrace or float(el.quarterLength) <= 0:
-                continue
-            yield _raw(el, base_q + float(el.offset), line)
+        elements = [el for el in container.notesAndRests if not el.duration.isGrace and float(el.quarterLength) > 0]
+        line = _measure_line(elements, choice, passes)
+        bar = str(measure.measureNumberWithSuffix() if hasattr(measure, "measureNumberWithSuffix") else measure.number)
+        for el in elements:
+            raw = _raw(el, base_q + float(el.offset), line, choice.choruses)
+            raw.bar = bar
+            yield raw
 
 
-def _lyric_line(container: Any, number: Any, lines: list[int], verse: int, passes: Counter[Any]) -> int:
-    """The lyric number to sing in this measure: after repeats are expanded, the k-th pass through a
-    measure sings verse+k-1 where the measure has it (the usual "1. ... 2. ..." under a repeat), and
-    the chosen verse where it does not (a refrain written once)."""
-    passes[number] += 1
-    chosen = lines[verse - 1] if verse <= len(lines) else -1
-    index = verse - 1 + passes[number] - 1
-    if passes[number] == 1 or index >= len(lines):
-        return chosen
-    line = lines[index]
-    has_line = any(ly.number == line and ly.text for n in container.notes for ly in n.lyrics)
-    return line if has_line else chosen
+def _measure_line(elements: list[Any], choice: LineChoice, passes: Counter[Any]) -> int:
+    """The lyric line to sing in this bar. After repeats are expanded, the k-th pass through a source
+    bar sings verse+k-1 where the bar has it (the usual "1. ... 2. ..." under a repeat), and the chosen
+    line where it does not. Passes are counted by the bar's source (its footnote), not by its number:
+    implicit bars and repeated numbers ("X1", pickups) are different bars sung once each."""
+    source = next((m.bar for m in map(NoteMarks.of, elements) if m.bar >= 0), None)
+    present = {ly.number for el in elements for ly in getattr(el, "lyrics", ()) if ly.text}
+    line = choice.line
+    if source is not None:
+        passes[source] += 1
+        k = passes[source]
+        index = choice.index + k - 1
+        if k > 1 and choice.index >= 0 and index < len(choice.verses) and choice.verses[index] in present:
+            line = choice.verses[index]
+    if line not in present and not present & set(choice.choruses) and choice.verses and choice.index > 0:
+        # a refrain written once, under the first verse only: every verse sings it
+        first = choice.verses[0]
+        if first in present:
+            return first
+    return line
 
 
-def _raw(el: Any, onset_q: float, verse: int) -> _Raw:
+def _raw(el: Any, onset_q: float, line: int, choruses: tuple[int, ...]) -> _Raw:
     dur_q = float(el.quarterLength)
+    marks = NoteMarks.of(el)
     if el.isRest:
-        return _Raw(onset_q, dur_q, None)
+        return _Raw(onset_q, dur_q, None, marks=marks)
     if el.isChord:
         if not el.pitches:
-            return _Raw(onset_q, dur_q, None)
+            return _Raw(onset_q, dur_q, None, marks=marks)
         midi = max(float(p.ps) for p in el.pitches)
     elif hasattr(el, "pitch"):
         midi = float(el.pitch.ps)
     else:  # unpitched percussion: nothing to sing
-        return _Raw(onset_q, dur_q, None)
+        return _Raw(onset_q, dur_q, None, marks=marks)
     tie = getattr(el.tie, "type", None) if el.tie is not None else None
-    lyric, syllabic = _lyric(el, verse)
+    sung_line, lyric = line, None
+    syllabic: Syllabic = "single"
+    for candidate in (line, *choruses):
+        lyric, syllabic = _lyric(el, candidate)
+        if lyric is not None:
+            sung_line = candidate
+            break
     breath = any(type(a).__name__ == "BreathMark" for a in el.articulations)
     return _Raw(
-        onset_q, dur_q, midi, lyric, syllabic, tie in ("start", "continue"), tie in ("stop", "continue"), breath
+        onset_q,
+        dur_q,
+        midi,
+        lyric,
+        syllabic,
+        tie in ("start", "continue"),
+        tie in ("stop", "continue"),
+        breath,
+        line=sung_line,
+        marks=marks,
     )
 
 
-def _lyric(el: Any, verse: int) -> tuple[str | None, Syllabic]:
+def _lyric(el: Any, line: int) -> tuple[str | None, Syllabic]:
     for lyric in el.lyrics:
-        if lyric.number != verse:
+        if lyric.number != line:
             continue
         if lyric.components:  # an elision: two syllables on one note, sung as one
             text = " ".join(c.text or "" for c in lyric.components).strip()
@@ -171,11 +313,14 @@ def _lyric(el: Any, verse: int) -> tuple[str | None, Syllabic]:
         else:
             text = (lyric.text or "").strip()
             syllabic = _SYLLABIC.get(lyric.syllabic or "single", "single")
-        return (text or None), syllabic
+        if text:
+            return text, syllabic
     return None, "single"
 
 
 def _merge_ties(raws: list[_Raw]) -> list[_Raw]:
+    """Tied notes become one note, except where the tied-to note carries a syllable of its own: a new
+    syllable starts there (a tie under two syllables is how some programs write a re-articulation)."""
     merged: list[_Raw] = []
     for raw in raws:
         prev = merged[-1] if merged else None
@@ -183,6 +328,7 @@ def _merge_ties(raws: list[_Raw]) -> list[_Raw]:
             prev is not None
             and raw.tie_in
             and prev.tie_on
+            and raw.lyric is None
             and prev.midi == raw.midi
             and abs(prev.onset_q + prev.dur_q - raw.onset_q) < _EPS_Q
         ):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Syllabic = Literal["single", "begin", "middle", "end"]
+LineKind = Literal["verse", "chorus", "translation"]
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,47 @@ Event = Note | Rest
 
 
 @dataclass(frozen=True)
+class LyricLine:
+    """One line of lyrics a part carries, as the score numbers it.
+
+    label: the line's number text as written ("1", "2", "1translation", "chorus"); kind: a verse, a
+    chorus (sung with every verse) or a translation (not counted as a verse; selectable by its label);
+    verse: the 1-based verse number of a verse line (0 for the others); lang: its xml:lang, primary
+    subtag, lower case (None when the file does not say); syllables: how many notes carry it.
+    """
+
+    label: str
+    kind: LineKind = "verse"
+    verse: int = 0
+    lang: str | None = None
+    syllables: int = 0
+
+
+@dataclass(frozen=True)
+class PartInfo:
+    """A part of the score: its MusicXML id, its name ("" when unnamed), its 1-based position, and how
+    many notes carry lyrics."""
+
+    id: str
+    name: str
+    position: int
+    lyric_notes: int = 0
+
+    @property
+    def label(self) -> str:
+        """How the part is shown to a user: its name, else its MusicXML id (never an object number)."""
+        return self.name or self.id or f"part {self.position}"
+
+
+@dataclass(frozen=True)
 class Score:
     """The vocal line of one verse: notes and rests in time order, tiling [0, duration_s].
 
-    lang: the lyrics' language from the file's xml:lang (None when the file does not say).
-    part_name: the part that was chosen. warnings: things the parse could not honour, for the job log
-    (e.g. repeats that could not be expanded).
+    lang: the sung line's language from the file's xml:lang (None when the file does not say).
+    part_name: the part that was chosen (its name, else its MusicXML id); part_id its MusicXML id;
+    part_reason why it was chosen, in words. line: the lyric line sung (its label); lines: every lyric
+    line of the chosen part (verses, choruses, translations); parts: every part of the score.
+    warnings: things the parse could not honour or chose on the user's behalf, for the job log.
     """
 
     events: tuple[Event, ...]
@@ -66,6 +102,21 @@ class Score:
     part_name: str = ""
     lang: str | None = None
     warnings: tuple[str, ...] = field(default=())
+    part_id: str = ""
+    part_reason: str = ""
+    line: str = ""
+    lines: tuple[LyricLine, ...] = field(default=())
+    parts: tuple[PartInfo, ...] = field(default=())
+
+    @property
+    def verses(self) -> tuple[LyricLine, ...]:
+        """The verse lines alone, in verse order."""
+        return tuple(line for line in self.lines if line.kind == "verse")
+
+    @property
+    def translations(self) -> tuple[LyricLine, ...]:
+        """The translation lines alone (selectable by label, never counted as verses)."""
+        return tuple(line for line in self.lines if line.kind == "translation")
 
     @property
     def notes(self) -> tuple[Note, ...]:

@@ -4,6 +4,10 @@ Both containers are checked here: plain .musicxml/.xml, and compressed .mxl (a z
 META-INF/container.xml names the score). The XML parse refuses entity declarations and external
 references (billion laughs, XXE); the zip is measured before anything is inflated (zip bombs), and
 the inflation itself stops at the limit, since a zip header's sizes can lie.
+
+Notes are counted on the parsed tree, before music21 builds anything from it: over the whole file
+(`max_xml_notes`, what the parse budget allows) and per part (`max_notes`, the limit of the sung
+line), so a heavy score is refused in milliseconds rather than after minutes of music21.
 """
 
 from __future__ import annotations
@@ -47,13 +51,52 @@ def load_score_xml(data: bytes, filename: str, limits: ScoreLimits) -> Element:
             f"{filename} is XML but not a MusicXML score (root element <{root.tag}>); "
             "upload a MusicXML export of your score"
         )
+    check_note_counts(root, filename, limits)
+    return root
+
+
+def sung_notes(part: Element) -> int:
+    """How many notes of `part` start a sound: <note> elements that are not rests, chord members, grace
+    notes or tied continuations without a syllable of their own. A sung line never has fewer notes
+    than its part has this way, except where a measure holds several voices (only the first is sung)."""
+    count = 0
+    for note in part.iter("note"):
+        if note.find("rest") is not None or note.find("chord") is not None or note.find("grace") is not None:
+            continue
+        tied_to = any(t.get("type") == "stop" for t in note.findall("tie"))
+        if tied_to and not any((text.text or "").strip() for text in note.iter("text")):
+            continue  # tied from the note before, no syllable of its own: one sung note with it
+        count += 1
+    return count
+
+
+def part_names(root: Element) -> dict[str, str]:
+    """Part id -> its name (from <part-list>), for messages."""
+    names = {}
+    for score_part in root.iter("score-part"):
+        name = (score_part.findtext("part-name") or "").strip()
+        names[score_part.get("id", "")] = name or score_part.get("id", "")
+    return names
+
+
+def check_note_counts(root: Element, filename: str, limits: ScoreLimits) -> None:
+    """Refuse a score music21 should not be asked to read: too many <note> elements in the file, or a
+    part longer than a sung line may be (ScoreTooLarge, naming the part and the limit)."""
     notes = sum(1 for _ in root.iter("note"))
     if notes > limits.max_xml_notes:
         raise ScoreTooLarge(
             f"{filename} holds {notes:,} notes over all its parts, over the limit of {limits.max_xml_notes:,}; "
             "upload a score with the vocal part only"
         )
-    return root
+    names = part_names(root)
+    for part in root.findall("part"):
+        sung = sung_notes(part)
+        if sung > limits.max_notes:
+            name = names.get(part.get("id", ""), part.get("id", "?"))
+            raise ScoreTooLarge(
+                f"{filename}: part '{name}' has {sung:,} notes, over the limit of {limits.max_notes:,} notes "
+                "a sung line may have; upload a shorter score, or split the song"
+            )
 
 
 def parse_xml_safely(xml: bytes, filename: str) -> Element:

@@ -1,4 +1,8 @@
-"""Voices by name: loaded once per process and reused, and checked against the phrases before a render."""
+"""Voices by name: loaded once per process and reused, and checked against the phrases before a render.
+
+A voice not found under the voices dir is fetched from the bucket (`voices/<name>...`, see `remote`) when the
+caller passes a blob store, as the render tasks do.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,52 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from singer_tasks.errors import RenderInputError
+from singer_tasks.errors import RenderInputError, VoiceNotFound
 from singer_tasks.phrase import Phrase
+from singer_tasks.settings import get_settings
 from singer_tasks.voices import runtime
-from singer_tasks.voices.manifest import find_manifest
+from singer_tasks.voices.manifest import VoiceManifest, find_manifest
 from singer_tasks.voices.models import BuiltinVoice, DiffSingerVoice, Voice
+from taskkit.backends.base import BlobStore
 
 _lock = threading.Lock()
 _voices: dict[tuple[str, str], Voice] = {}
 
 
-def load_voice(voice: str | Path = "builtin", root: Path | None = None) -> Voice:
-    """Load a voice by name (a folder under the voices dir) or by path; see `singer_tasks.voices.manifest`."""
-    manifest = find_manifest(str(voice), root)
+def resolve_manifest(voice: str | Path, root: Path | None = None, blobs: BlobStore | None = None) -> VoiceManifest:
+    """The voice's manifest: local (name or path), else fetched from the bucket when `blobs` is given."""
+    try:
+        return find_manifest(str(voice), root)
+    except VoiceNotFound:
+        if blobs is None:
+            raise
+        from singer_tasks.voices.remote import fetch_voice
+
+        fetched = fetch_voice(blobs, str(voice), get_settings().voice_cache_dir)
+        if fetched is None:
+            raise
+        return find_manifest(str(fetched.resolve()))
+
+
+def voice_from_manifest(manifest: VoiceManifest) -> Voice:
+    """Load the models of a voice (builtin, diffsinger, voicebank)."""
     if manifest.kind == "builtin":
         return BuiltinVoice(manifest)
+    if manifest.kind == "voicebank":
+        from singer_tasks.voices.bank_voice import VoicebankVoice
+
+        settings = get_settings()
+        return VoicebankVoice(
+            manifest, threads=runtime.onnx_threads(), cache_dir=settings.voice_cache_dir / "extracted",
+            vocoder_dir=settings.voices_dir,
+        )  # fmt: skip
     return DiffSingerVoice(manifest)
+
+
+def load_voice(voice: str | Path = "builtin", root: Path | None = None, blobs: BlobStore | None = None) -> Voice:
+    """Load a voice by name (under the voices dir, or in the bucket with `blobs`) or by path; see
+    `singer_tasks.voices.manifest`."""
+    return voice_from_manifest(resolve_manifest(voice, root, blobs))
 
 
 def require_phrases(voice: Voice, phrases: Sequence[Phrase]) -> None:
@@ -32,7 +66,7 @@ def require_phrases(voice: Voice, phrases: Sequence[Phrase]) -> None:
         voice.check_phrase(phrase)
 
 
-def get_voice(voice: str | Path = "builtin", root: Path | None = None) -> Voice:
+def get_voice(voice: str | Path = "builtin", root: Path | None = None, blobs: BlobStore | None = None) -> Voice:
     """The voice, loaded once per process and reused (thread-safe)."""
     key = (str(voice), str(root or ""))
     with _lock:
@@ -40,7 +74,7 @@ def get_voice(voice: str | Path = "builtin", root: Path | None = None) -> Voice:
     if cached is not None:
         return cached
     runtime.configure_torch_once()
-    loaded = load_voice(voice, root)
+    loaded = load_voice(voice, root, blobs)
     with _lock:
         return _voices.setdefault(key, loaded)
 

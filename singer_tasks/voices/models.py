@@ -7,6 +7,7 @@ naming the file and the problem, not halfway through a song.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import torch
 from singer_tasks.errors import CheckpointError, VoiceConfigError
 from singer_tasks.phrase import Phrase
 from singer_tasks.settings import get_settings
+from singer_tasks.voices.chain import Chain, ChainTrace, Expression, Source, check_expression, choose_speaker
 from singer_tasks.voices.diffsinger.acoustic.inputs import Curve
 from singer_tasks.voices.manifest import CURVE_NAMES, VoiceManifest
 from singer_tasks.voices.runtime import resolve_precision
@@ -28,16 +30,45 @@ _DS_FIELDS = {"energy": "energy", "breathiness": "breathiness", "voicing": "voic
 
 
 class Voice:
-    """A loaded voice: `render_phrase` turns one phrase into audio at `sample_rate`."""
+    """A loaded voice: `render_phrase` turns one phrase into audio at `sample_rate`.
+
+    `chain` names the stages the voice has its own models for; `speakers` the speakers a job may choose
+    (the first is the default). After each `render_phrase`, `last_trace` (per thread) holds what the
+    acoustic model was fed, when the voice records it (None otherwise)."""
 
     manifest: VoiceManifest
     sample_rate: int
     precision: str = "fp32"  # what the voice computes in: fp32 (exact) or bf16 (fast); part of the cache key
+    chain: Chain = Chain(("acoustic", "vocoder"))
+    _local: threading.local
 
     @property
     def name(self) -> str:
         """The voice's name."""
         return self.manifest.name
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        """Speaker names a job may choose; the first is the default; () for a single-speaker voice."""
+        return self.manifest.speakers
+
+    def resolve_expression(self, expression: str | None) -> Expression:
+        """The expression a render of this voice uses (see `Chain.resolve`)."""
+        return self.chain.resolve(expression)
+
+    def resolve_speaker(self, speaker: str | None) -> str | None:
+        """The speaker a render uses: the requested one (RenderInputError if unknown), else the first."""
+        return choose_speaker(self.name, self.speakers, speaker)
+
+    @property
+    def last_trace(self) -> ChainTrace | None:
+        """What the last render_phrase of this thread fed the acoustic model (None if not recorded)."""
+        local = self.__dict__.get("_local")
+        return getattr(local, "trace", None) if local is not None else None
+
+    def _record(self, trace: ChainTrace) -> None:
+        local = self.__dict__.setdefault("_local", threading.local())
+        local.trace = trace
 
     def check_phrase(self, phrase: Phrase) -> None:
         """Raise PhonemeError / RenderInputError if the voice cannot sing this phrase."""
@@ -45,11 +76,13 @@ class Voice:
 
     def render_phrase(
         self, phrase: Phrase, *, steps: int | None = None, depth: float | None = None, on_step: StepHook | None = None,
-        seed: int = 0, precision: str | None = None,
+        seed: int = 0, precision: str | None = None, expression: str | None = None, speaker: str | None = None,
     ) -> np.ndarray:  # fmt: skip
         """float32 waveform of one phrase (its own timeline, offset not applied).
 
-        `precision` (exact, fast, auto; None = the voice's setting) matters only to neural voices."""
+        `precision` (exact, fast, auto; None = the voice's setting) matters only to torch voices;
+        `expression` (voice, score; None = voice where the voice has timing or pitch models) and `speaker`
+        (None = the voice's first) as in `singer_tasks.voices.chain`."""
         raise NotImplementedError
 
 
@@ -68,8 +101,10 @@ class BuiltinVoice(Voice):
 
     def render_phrase(
         self, phrase: Phrase, *, steps: int | None = None, depth: float | None = None, on_step: StepHook | None = None,
-        seed: int = 0, precision: str | None = None,
+        seed: int = 0, precision: str | None = None, expression: str | None = None, speaker: str | None = None,
     ) -> np.ndarray:  # fmt: skip
+        check_expression(expression)
+        self.resolve_speaker(speaker)
         rendering = self.acoustic.render(phrase, seed=seed)
         if on_step is not None:
             on_step(1, 1)
@@ -77,7 +112,8 @@ class BuiltinVoice(Voice):
 
 
 class DiffSingerVoice(Voice):
-    """openvpi acoustic model + NSF-HiFiGAN vocoder, with the voice.yaml defaults."""
+    """openvpi acoustic model + NSF-HiFiGAN vocoder, with the voice.yaml defaults, and optionally an openvpi
+    variance model (duration, pitch, curves) in front (`variance:` in voice.yaml)."""
 
     def __init__(self, manifest: VoiceManifest) -> None:
         from singer_tasks.voices.diffsinger.acoustic.load import build_acoustic_model, read_config
@@ -93,24 +129,45 @@ class DiffSingerVoice(Voice):
         vocoder_config = VocoderConfig.read(manifest.vocoder.config)
         _check_mel(self.config.mel, vocoder_config.mel, files.config, manifest.vocoder.config)
         self.sample_rate = self.config.mel.sample_rate
-        self.curves = _check_curves(manifest, self.config)
-        self.speaker_id = _speaker(manifest, self.config.use_spk_id, self.config.num_spk)
+        self.variance = None
+        if manifest.variance is not None:
+            from singer_tasks.voices.variance_stage import VarianceStage
+
+            self.variance = VarianceStage(manifest.variance)
+        predicted = self.variance.curve_names if self.variance is not None else ()
+        self.predicted_curves = predicted  # the variance model writes them into the phrase (.ds fields)
+        self.curves = _check_curves(manifest, self.config, predicted)
+        self.speaker_ids = _speakers(manifest, self.config.use_spk_id, self.config.num_spk)
         self.dictionary = PhonemeDictionary.read(
             files.dictionaries, (*self.config.extra_phonemes, *files.extra_phonemes)
         )
         self.model = build_acoustic_model(self.config, files.checkpoint, self.dictionary.vocab_size)
         self.vocoder = load_vocoder(manifest.vocoder.checkpoint, manifest.vocoder.config)
         self.precision = _voice_precision(manifest)  # "fp32" (exact) or "bf16" (fast)
+        stages = self.variance.stages if self.variance is not None else ()
+        self.chain = Chain((*stages, "acoustic", "vocoder"))
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        """The acoustic model's speakers, the voice.yaml's chosen one first."""
+        return tuple(self.speaker_ids)
+
+    @property
+    def speaker_id(self) -> int:
+        """The default speaker's id (0 for a single-speaker model)."""
+        return next(iter(self.speaker_ids.values()), 0)
 
     def check_phrase(self, phrase: Phrase) -> None:
         self.dictionary.encode(phrase.ph_seq, phrase.lang)
+        if self.variance is not None:
+            self.variance.model.dictionary.encode(phrase.ph_seq, phrase.lang)
 
     def _curves(self, phrase: Phrase) -> dict[str, float | Curve]:
         """voice.yaml defaults, overridden by the phrase's .ds curve fields."""
         curves: dict[str, float | Curve] = dict(self.curves)
         for name, ds_field in _DS_FIELDS.items():
             value = phrase.extra.get(ds_field)
-            if name not in curves or value is None:
+            if (name not in curves and name not in self.predicted_curves) or value is None:
                 continue
             if isinstance(value, (int, float)):
                 curves[name] = (
@@ -126,13 +183,20 @@ class DiffSingerVoice(Voice):
 
     def render_phrase(
         self, phrase: Phrase, *, steps: int | None = None, depth: float | None = None, on_step: StepHook | None = None,
-        seed: int = 0, precision: str | None = None,
+        seed: int = 0, precision: str | None = None, expression: str | None = None, speaker: str | None = None,
     ) -> np.ndarray:  # fmt: skip
         """As `Voice.render_phrase`; `precision` (exact, fast, auto) overrides the voice's setting."""
         from singer_tasks.voices.diffsinger.acoustic.inputs import phrase_inputs
 
-        inputs = phrase_inputs(phrase, self.config, self.dictionary, curves=self._curves(phrase),
-                               spk_id=self.speaker_id)  # fmt: skip
+        chosen = self.resolve_expression(expression)
+        name = self.resolve_speaker(speaker)
+        sung = phrase
+        sources: tuple[Source, Source, Source] = ("score", "score", "defaults")
+        if self.variance is not None:
+            stage = self.variance.apply(phrase, chosen, speaker=name, seed=seed)
+            sung, sources = stage.phrase, (stage.durations_from, stage.pitch_from, stage.curves_from)
+        spk_id = self.speaker_ids[name] if name is not None else 0
+        inputs = phrase_inputs(sung, self.config, self.dictionary, curves=self._curves(sung), spk_id=spk_id)
         defaults = self.manifest.defaults
         _, wave = synthesize(
             self.model, self.vocoder, inputs,
@@ -141,7 +205,34 @@ class DiffSingerVoice(Voice):
             depth=depth if depth is not None else defaults.depth,
             seed=seed, on_step=on_step,
         )  # fmt: skip
-        return wave.reshape(-1).numpy().astype(np.float32)
+        self._record(_trace(sung, inputs, self.config.mel, chosen, name, sources))
+        samples = wave.reshape(-1).numpy().astype(np.float32)
+        if self.variance is None:
+            return samples
+        # Predicted durations are whole frames: keep the phrase's own length, as the other voices do.
+        return fit_length(samples, round(phrase.duration_s * self.sample_rate))
+
+
+def fit_length(samples: np.ndarray, length: int) -> np.ndarray:
+    """`samples` cut or zero-padded to `length`."""
+    if len(samples) >= length:
+        return samples[:length]
+    return np.concatenate([samples, np.zeros(length - len(samples), np.float32)])
+
+
+def _trace(
+    phrase: Phrase, inputs: Any, mel: Any, expression: Expression, speaker: str | None,
+    sources: tuple[Source, Source, Source],
+) -> ChainTrace:  # fmt: skip
+    """What the acoustic model was fed (f0 per frame from `inputs.f0`, curves from `inputs.curves`)."""
+    f0 = inputs.f0.reshape(-1).float().numpy().astype(np.float32)
+    frame_s = float(mel.frame_s)
+    curves = {k: v.reshape(-1).float().numpy().astype(np.float32) for k, v in inputs.curves.items()}
+    return ChainTrace(
+        expression=expression, speaker=speaker, durations_s=tuple(phrase.ph_dur_s),
+        durations_from=sources[0], f0_times_s=(np.arange(len(f0)) * frame_s).astype(np.float64), f0_hz=f0,
+        pitch_from=sources[1], curves=curves, curves_from=sources[2],
+    )  # fmt: skip
 
 
 def synthesize(
@@ -200,22 +291,23 @@ def _check_mel(acoustic: Any, vocoder: Any, acoustic_path: Path, vocoder_path: P
         )
 
 
-def _check_curves(manifest: VoiceManifest, config: Any) -> dict[str, float]:
+def _check_curves(manifest: VoiceManifest, config: Any, predicted: tuple[str, ...] = ()) -> dict[str, float]:
     needed = list(config.variance_embeds)
     needed += ["key_shift"] if config.use_key_shift_embed else []
     needed += ["speed"] if config.use_speed_embed else []
-    missing = [name for name in needed if name not in manifest.defaults.curves]
+    missing = [name for name in needed if name not in manifest.defaults.curves and name not in predicted]
     if missing:
         raise VoiceConfigError(
             f"{manifest.folder / 'voice.yaml'}: the acoustic model takes the curve(s) {missing} as input; give "
-            f"each a default under defaults.curves (predicting them with openvpi's variance model is not supported)"
+            f"each a default under defaults.curves, or a variance: section whose model predicts them"
         )
     return {k: v for k, v in manifest.defaults.curves.items() if k in needed and k in CURVE_NAMES}
 
 
-def _speaker(manifest: VoiceManifest, use_spk_id: bool, num_spk: int) -> int:
+def _speakers(manifest: VoiceManifest, use_spk_id: bool, num_spk: int) -> dict[str, int]:
+    """Speaker name -> id, the voice.yaml's chosen speaker first; {} for a single-speaker model."""
     if not use_spk_id:
-        return 0
+        return {}
     files = manifest.acoustic
     assert files is not None
     speakers: Mapping[str, int] | None = files.speakers
@@ -233,7 +325,11 @@ def _speaker(manifest: VoiceManifest, use_spk_id: bool, num_spk: int) -> int:
     name = files.speaker or next(iter(speakers))
     if name not in speakers:
         raise VoiceConfigError(f"voice {manifest.name!r}: speaker {name!r} is not one of {sorted(speakers)}")
-    spk = int(speakers[name])
-    if not 0 <= spk < num_spk:
-        raise CheckpointError(f"voice {manifest.name!r}: speaker id {spk} is outside the model's {num_spk} speakers")
-    return spk
+    for spk_name, spk in speakers.items():
+        if not 0 <= int(spk) < num_spk:
+            raise CheckpointError(
+                f"voice {manifest.name!r}: speaker {spk_name!r} has id {spk}, outside the model's {num_spk} speakers"
+            )
+    ordered = {name: int(speakers[name])}
+    ordered.update({str(k): int(v) for k, v in speakers.items() if k != name})
+    return ordered

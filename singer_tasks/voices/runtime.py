@@ -2,7 +2,8 @@
 
 Containers often see every host CPU in os.cpu_count() but may only use their cgroup quota; torch's
 default thread count then oversubscribes. `configure_torch` sets intra-op threads to the quota
-(divided among worker processes sharing it) and inter-op threads to 1.
+(divided among worker processes sharing it) and inter-op threads to 1; ONNX Runtime sessions (voicebanks)
+get the same share (`onnx_threads`).
 
 Render precision: "exact" is float32 and reproduces openvpi's output; "fast" runs the acoustic
 denoiser and the vocoder under bfloat16 autocast (about 2x faster where the CPU has native bf16:
@@ -24,6 +25,7 @@ from taskkit.cpus import cpu_quota as taskkit_cpu_quota
 
 _lock = threading.Lock()
 _configured: int | None = None
+_onnx_threads: int | None = None
 
 PRECISION_MODES = ("exact", "fast", "auto")
 _CPUINFO = Path("/proc/cpuinfo")
@@ -116,6 +118,7 @@ def configure_torch(workers: int = 1, threads: int | None = None) -> int:
                 torch.set_num_interop_threads(1)
             _configured = wanted
         torch.set_grad_enabled(False)
+        _set_onnx_threads(wanted)
         return wanted
 
 
@@ -123,3 +126,25 @@ def configure_torch_once() -> None:
     """Configure torch with the defaults unless a caller already did (a worker's configure_torch(threads=N))."""
     if _configured is None:
         configure_torch()
+
+
+def _set_onnx_threads(threads: int) -> None:
+    global _onnx_threads
+    _onnx_threads = threads
+
+
+def configure_onnx(workers: int = 1, threads: int | None = None) -> int:
+    """Intra-op threads for the ONNX Runtime sessions voices open from now on (inter-op is always 1).
+
+    The same share as torch's: `threads`, else the CPU quota divided among `workers`. `configure_torch`
+    sets it too, so a worker's `configure_torch(threads=N)` pins both runtimes to its share. Sessions keep
+    the count they were created with (voices are loaded once per process)."""
+    wanted = threads or max(1, cpu_quota() // max(1, workers))
+    with _lock:
+        _set_onnx_threads(wanted)
+    return wanted
+
+
+def onnx_threads() -> int:
+    """The intra-op thread count for new ONNX Runtime sessions (see `configure_onnx`)."""
+    return _onnx_threads or cpu_quota()

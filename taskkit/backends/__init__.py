@@ -6,13 +6,12 @@ run never imports the Google client libraries.
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from taskkit.backends.base import BlobStore as BlobStore
 from taskkit.backends.base import Broker, DocumentStore
+from taskkit.backends.local.keys import signing_key
 
 if TYPE_CHECKING:
     from taskkit.settings import Settings
@@ -52,20 +51,5 @@ def build_blob_store(settings: Settings) -> BlobStore:
 
 
 def local_signing_secret(settings: Settings) -> bytes:
-    """The HMAC key for local signed URLs: from settings, else one kept in the data folder."""
-    if settings.signing_secret:
-        return settings.signing_secret.encode()
-    path = Path(settings.data_dir) / "signing.key"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        # Written aside, then linked into place: link is create-only, so concurrent processes agree on
-        # one key and nobody reads a half-written file.
-        scratch = path.with_name(f".signing.{secrets.token_hex(4)}")
-        scratch.write_text(secrets.token_hex(32))
-        try:
-            os.link(scratch, path)
-        except FileExistsError:
-            pass
-        finally:
-            scratch.unlink()
-    return path.read_text().strip().encode()
+    """The HMAC key for local signed URLs: from settings, else one kept (0600, in a 0700 folder) in the data folder."""
+    return signing_key(Path(settings.data_dir), settings.signing_secret)

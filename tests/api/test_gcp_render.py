@@ -71,16 +71,16 @@ def test_a_job_renders_through_real_pubsub_firestore_and_gcs(gcp_kit: Kit) -> No
     score_key = f"uploads/hana/{uuid.uuid4().hex}.musicxml"
     gcp_kit.blobs.put(score_key, song_bytes(3, phrase_per_bar=True), if_absent=True)
     job = jobs.create_job(gcp_kit.documents, jobs.JobRequest("hana", score_key, "final", "builtin", None), settings)
-    gcp_kit.send_task(RENDER_TASK, {"job_id": job["id"]}, task_id=render_task_id(job["id"]), topic=RENDER_TOPIC)
+    gcp_kit.send_task(RENDER_TASK, {"job_id": job.id}, task_id=render_task_id(job.id), topic=RENDER_TOPIC)
     done = wait_for(
-        lambda: (d := gcp_kit.documents.get(f"jobs/{job['id']}")) and d["status"] in ("completed", "failed") and d,
+        lambda: (d := gcp_kit.documents.get(f"jobs/{job.id}")) and d["status"] in ("completed", "failed") and d,
         timeout_s=120,
         what="the job to end",
     )
     assert done["status"] == "completed", done.get("error")
     with wave.open(io.BytesIO(gcp_kit.blobs.get(done["outputPath"]))) as w:
         assert w.getnframes() / w.getframerate() == pytest.approx(6.0, abs=0.01)
-    members = gcp_kit.documents.query("taskkit_leases", [("chord", "==", job["id"]), ("status", "==", "done")])
+    members = gcp_kit.documents.query("taskkit_leases", [("chord", "==", job.id), ("status", "==", "done")])
     assert len(members) == 3 and len(gcp_kit.blobs.list("cache/phrases/")) == 3
     user = gcp_kit.documents.get("users/hana") or {}
     charged = done["credits"]["charged"]

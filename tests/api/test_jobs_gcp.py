@@ -58,12 +58,12 @@ def test_transitions_happen_once_on_firestore(store: DocumentStore) -> None:
     jobs.ensure_user(store, "finn", settings)
     done = jobs.create_job(store, request("finn"), settings)
     failed = jobs.create_job(store, request("finn"), settings)
-    assert jobs.start_job(store.transaction, done["id"]) is not None
+    assert jobs.start_job(store.transaction, done.id) is not None
     output = {"wav": "jobs/x/output.wav"}
-    assert jobs.complete_job(store.transaction, done["id"], output=output, seconds=25.0, settings=settings)
-    assert not jobs.complete_job(store.transaction, done["id"], output=output, seconds=25.0, settings=settings)
-    assert jobs.fail_job(store.transaction, failed["id"], code="no_lyrics", message="m")
-    assert not jobs.fail_job(store.transaction, failed["id"], code="no_lyrics", message="m")
+    assert jobs.complete_job(store.transaction, done.id, output=output, seconds=25.0, settings=settings)
+    assert not jobs.complete_job(store.transaction, done.id, output=output, seconds=25.0, settings=settings)
+    assert jobs.fail_job(store.transaction, failed.id, code="no_lyrics", message="m")
+    assert not jobs.fail_job(store.transaction, failed.id, code="no_lyrics", message="m")
     user = store.get("users/finn") or {}
     charged = settings.cost(25.0, "final")
     assert charged == 3 and (user["credits"], user["reserved"], user["inFlight"]) == (
@@ -71,7 +71,7 @@ def test_transitions_happen_once_on_firestore(store: DocumentStore) -> None:
         0,
         0,
     )
-    assert jobs.start_job(store.transaction, done["id"]) is None
+    assert jobs.start_job(store.transaction, done.id) is None
 
 
 def test_ttl_field_is_a_firestore_timestamp(store: DocumentStore, firestore_host: Emulator) -> None:

@@ -114,7 +114,7 @@ def pinyin(*syllables: str) -> bytes:
 BAD_INPUTS = [
     pytest.param(no_lyrics, {}, {}, "no_lyrics", id="no-lyrics"),
     pytest.param(corrupt, {}, {}, "unreadable_score", id="corrupt"),
-    pytest.param(lambda: song_bytes(1, lang="fr"), {}, {}, "unsupported_language", id="language"),
+    pytest.param(lambda: song_bytes(1, lang="ko"), {}, {}, "unsupported_language", id="language"),
     pytest.param(lambda: song_bytes(4), {}, {"SINGER_MAX_SONG_SECONDS": "5"}, "song_too_long", id="too-long"),
     pytest.param(
         lambda: pinyin("ba", "la"),
@@ -167,5 +167,6 @@ def test_a_diffsinger_voice_renders_through_the_job(client: Clients, kit: Kit, m
     job_id = alice.job(alice.upload(pinyin("ba", "di", "gu")), voice="tiny", language="zh").json()["id"]
     assert run_job(kit).answers["failed"] == 0
     job = jobs.get_job(kit.documents, job_id, "alice")
-    assert job["status"] == "completed" and job["voice"] == "tiny"
-    assert wav_seconds(kit.blobs.get(job["outputPath"])) == pytest.approx(job["durationSeconds"], abs=0.01)
+    assert job.status == "completed" and job.voice == "tiny"
+    assert job.output_path is not None and job.duration_seconds is not None
+    assert wav_seconds(kit.blobs.get(job.output_path)) == pytest.approx(job.duration_seconds, abs=0.01)

@@ -132,7 +132,7 @@ def test_sweep_completes_a_job_whose_publish_was_lost(stack: Stack, store_kit: K
         [sys.executable, "-m", "taskkit", "sweep"], env=env, cwd=REPO, capture_output=True, text=True, check=True
     )
     assert json.loads(sweep.stdout)["republished"] == {"singer_tasks.render.tasks.republish_stale_jobs": 1}
-    wait_for(lambda: job_status(store_kit, job["id"]) == "completed", timeout_s=60, what="the swept job")
+    wait_for(lambda: job_status(store_kit, job.id) == "completed", timeout_s=60, what="the swept job")
 
 
 def test_worker_dying_on_every_delivery_fails_and_refunds_once(data_dir: Path, store_kit: Kit, tmp_path: Path) -> None:
@@ -148,13 +148,13 @@ def test_worker_dying_on_every_delivery_fails_and_refunds_once(data_dir: Path, s
         store_kit.blobs.put("uploads/dave/" + "b" * 32 + ".musicxml", song_bytes(1))
         request = jobs.JobRequest("dave", "uploads/dave/" + "b" * 32 + ".musicxml", "final", "builtin", None)
         job = jobs.create_job(store_kit.documents, request, SingerSettings())
-        store_kit.send_task(RENDER_TASK, {"job_id": job["id"]}, task_id=render_task_id(job["id"]), topic=RENDER_TOPIC)
+        store_kit.send_task(RENDER_TASK, {"job_id": job.id}, task_id=render_task_id(job.id), topic=RENDER_TOPIC)
         dispatcher.start()
-        wait_for(lambda: job_status(store_kit, job["id"]) == "failed", timeout_s=120, what="the job to fail")
+        wait_for(lambda: job_status(store_kit, job.id) == "failed", timeout_s=120, what="the job to fail")
     finally:
         dispatcher.stop()
         workers.stop()
-    failed = store_kit.documents.get(f"jobs/{job['id']}") or {}
+    failed = store_kit.documents.get(f"jobs/{job.id}") or {}
     assert failed["error"]["code"] == "dead_lettered"
     assert failed["credits"]["refunded"] == failed["credits"]["reserved"] > 0
     user = store_kit.documents.get("users/dave") or {}
@@ -186,7 +186,7 @@ def test_the_event_stream_carries_phrase_progress(stack: Stack) -> None:
     events: list[dict[str, Any]] = []
 
     def listen() -> None:
-        with httpx.stream("GET", f"{stack.url}/v1/events", params={"access_token": auth["Authorization"][7:]},
+        with httpx.stream("GET", f"{stack.url}/v1/events", headers=auth,
                           timeout=120) as response:  # fmt: skip
             for line in response.iter_lines():
                 if line.startswith("data: "):

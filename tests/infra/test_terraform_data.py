@@ -35,6 +35,8 @@ def test_lifecycle_rules_use_literal_prefixes(tf: Terraform) -> None:
     assert rules == {
         "intermediate/": "${var.intermediate_retention_days}",
         "cache/phrases/": "${var.phrase_cache_retention_days}",
+        "uploads/": "${var.upload_retention_days}",
+        "jobs/": "${var.job_retention_days}",
     }
     # GCS lifecycle prefixes are literal: a wildcard would silently match nothing.
     assert not [p for p in rules if any(c in p for c in "*?[")]
@@ -42,9 +44,18 @@ def test_lifecycle_rules_use_literal_prefixes(tf: Terraform) -> None:
     assert tf.default("phrase_cache_retention_days") > tf.default("intermediate_retention_days")
 
 
-def test_user_data_has_no_delete_rule(tf: Terraform) -> None:
-    # uploads/ and jobs/ (a user's scores and renders) are never removed by a lifecycle rule.
-    assert not [p for p in _lifecycle_prefixes(tf) if p.startswith(("uploads", "jobs"))]
+def test_user_data_is_retained_as_the_api_is_told(tf: Terraform) -> None:
+    # uploads/ and jobs/ (a user's scores and renders) are deleted after a configurable time, and the
+    # api is told the same periods (its upload quota counts the upload retention period).
+    from singer_tasks.settings import SingerSettings
+
+    defaults = SingerSettings.model_construct()
+    assert tf.default("upload_retention_days") == defaults.upload_retention_days
+    assert tf.default("job_retention_days") == defaults.job_retention_days
+    assert tf.default("job_retention_days") >= tf.default("upload_retention_days") >= 1
+    api_env = tf.locals["api_env"]
+    assert api_env["SINGER_UPLOAD_RETENTION_DAYS"] == "${tostring(var.upload_retention_days)}"
+    assert api_env["SINGER_JOB_RETENTION_DAYS"] == "${tostring(var.job_retention_days)}"
 
 
 def test_cors_allows_browser_uploads_from_hosting(tf: Terraform) -> None:

@@ -63,6 +63,7 @@ EXPECTED = {
         ("roles/pubsub.publisher", "google_pubsub_topic.render_jobs"),
         ("roles/pubsub.publisher", "google_pubsub_topic.gpu"),
         ("roles/datastore.user", "${var.project_id}"),
+        ("roles/firebaseauth.viewer", "${var.project_id}"),  # revoked-token checks on job creation, uploads
     },
     "worker": {
         ("roles/storage.objectViewer", BUCKET),
@@ -121,8 +122,10 @@ def test_runtime_identities_hold_no_admin_or_project_wide_role_but_firestore(tf:
         if who in ("api", "worker", "push"):
             assert "admin" not in role.lower(), (who, role)
             if rtype == "google_project_iam_member":
-                # Firestore has no per-collection IAM; everything else is granted on a resource.
-                assert role == "roles/datastore.user", (who, role)
+                # Firestore has no per-collection IAM, and Firebase Auth none per user (the api reads users
+                # to refuse revoked tokens); everything else is granted on a resource.
+                allowed = {"roles/datastore.user"} | ({"roles/firebaseauth.viewer"} if who == "api" else set())
+                assert role in allowed, (who, role)
 
 
 def test_api_publishes_only_to_render_topics(tf: Terraform) -> None:

@@ -155,13 +155,15 @@ def test_language_choice() -> None:
     assert resolve_language(None, Score(events=(Note(0, 1, 60, lyric="天"),))) == "zh"
     assert resolve_language(None, Score(events=(Note(0, 1, 60, lyric="sky"),))) == "en"
     assert resolve_language(None, Score(events=(Note(0, 1, 60, lyric="x"),), lang="zh")) == "zh"
-    with pytest.raises(UnsupportedLanguage, match="'fr' \\(from the job\\)") as e:
-        resolve_language("fr", VARIED)
+    with pytest.raises(UnsupportedLanguage, match="'ko' \\(from the job\\)") as e:
+        resolve_language("ko", VARIED)
     assert e.value.code == "unsupported_language"
-    german = Score(events=(Note(0, 1, 60, lyric="Baum"),), lang="de")
+    korean = Score(events=(Note(0, 1, 60, lyric="Baum"),), lang="ko")
     with pytest.raises(UnsupportedLanguage, match="xml:lang"):
-        score_to_phrases(german, language=None)
-    assert score_to_phrases(german, language="en")  # the job's choice wins
+        score_to_phrases(korean, language=None)
+    assert score_to_phrases(korean, language="en")  # the job's choice wins
+    german = Score(events=(Note(0, 1, 60, lyric="Baum"),), lang="de")
+    assert score_to_phrases(german, language=None)[0].ph_seq[:3] == ("b", "aw", "m")  # sung in German now
 
 
 def test_lyrics_with_nothing_singable() -> None:

@@ -91,9 +91,13 @@ def test_iam_signed_put_binds_type_and_size(stand_in: tuple[IamSignBlobStandIn, 
         "uploads/u1/a+b=c@d.musicxml", method="PUT", expires_s=600, content_type="application/xml", max_bytes=5_000_000
     )
     assert signed.startswith(f"https://storage.googleapis.com/{BUCKET}/uploads/u1/a%2Bb%3Dc%40d.musicxml?")
-    headers = {"Content-Type": "application/xml", "x-goog-content-length-range": "0,5000000"}
+    headers = {
+        "Content-Type": "application/xml",
+        "x-goog-content-length-range": "0,5000000",
+        "x-goog-if-generation-match": "0",  # create-only
+    }
     params = verify_v4_url(signed, "PUT", headers, key)
-    assert params["X-Goog-SignedHeaders"] == "content-type;host;x-goog-content-length-range"
+    assert params["X-Goog-SignedHeaders"] == "content-type;host;x-goog-content-length-range;x-goog-if-generation-match"
     assert params["X-Goog-Expires"] == "600"
     assert params["X-Goog-Credential"].startswith(f"{EMAIL}/")
     assert params["X-Goog-Credential"].endswith("/auto/storage/goog4_request")
@@ -103,6 +107,8 @@ def test_iam_signed_put_binds_type_and_size(stand_in: tuple[IamSignBlobStandIn, 
         verify_v4_url(signed, "PUT", {**headers, "Content-Type": "text/html"}, key)
     with pytest.raises(InvalidSignature):
         verify_v4_url(signed, "PUT", {**headers, "x-goog-content-length-range": "0,999999999"}, key)
+    with pytest.raises(InvalidSignature):
+        verify_v4_url(signed, "PUT", {**headers, "x-goog-if-generation-match": "1"}, key)  # an overwrite
     with pytest.raises(InvalidSignature):
         verify_v4_url(signed, "GET", headers, key)
 

@@ -132,7 +132,7 @@ describe.runIf(enabled)('the web app on the embedded stack', () => {
     const seen = await page.evaluate(() => (window as unknown as { seenStages: string[] }).seenStages);
     expect(seen.some((state) => state.startsWith('processing:'))).toBe(true);
     expect(seen.at(-1)).toBe('completed:done');
-    expect(requests.some((r) => r.startsWith('GET /v1/events?access_token='))).toBe(true);
+    expect(requests.some((r) => r.startsWith('GET /v1/events?ticket='))).toBe(true);
     // The completion arrived as an event: the list was not fetched again (the per-job polls while
     // phrases render carry progress only; src/lib/jobs.ts withPolledProgress ignores their status).
     expect(requests.filter((r) => r.startsWith('GET /v1/jobs?')).length).toBe(listsBefore);

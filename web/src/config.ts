@@ -16,8 +16,8 @@ export interface FirebaseWebConfig {
 }
 
 export type AppConfig =
-  | { mode: 'local'; apiBase: string; voices: string[] }
-  | { mode: 'firebase'; apiBase: string; voices: string[]; firebase: FirebaseWebConfig };
+  | { mode: 'local'; apiBase: string }
+  | { mode: 'firebase'; apiBase: string; firebase: FirebaseWebConfig };
 
 /** Raised when the build's VITE_* settings are malformed (names the variable). */
 export class ConfigError extends Error {
@@ -34,12 +34,8 @@ export function readConfig(env: Record<string, string | boolean | undefined>): A
     return typeof value === 'string' ? value.trim() : '';
   };
   const apiBase = text('VITE_API_BASE').replace(/\/+$/, '');
-  const voices = (text('VITE_VOICES') || 'builtin')
-    .split(',')
-    .map((v) => v.trim())
-    .filter(Boolean);
   const raw = text('VITE_FIREBASE_CONFIG');
-  if (!raw) return { mode: 'local', apiBase, voices };
+  if (!raw) return { mode: 'local', apiBase };
   let firebase: FirebaseWebConfig;
   try {
     firebase = JSON.parse(raw) as FirebaseWebConfig;
@@ -52,5 +48,5 @@ export function readConfig(env: Record<string, string | boolean | undefined>): A
     }
   }
   if (!apiBase) throw new ConfigError('VITE_API_BASE must name the API (its Cloud Run URL) when Firebase is used');
-  return { mode: 'firebase', apiBase, voices, firebase };
+  return { mode: 'firebase', apiBase, firebase };
 }

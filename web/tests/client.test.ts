@@ -3,6 +3,17 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, ApiError, errorDetail, NetworkError } from '../src/api/client';
 
+const voice = {
+  name: 'alto',
+  author: 'A. Singer',
+  description: null,
+  languages: ['zh'],
+  speakers: ['soft', 'bright'],
+  stages: ['duration', 'pitch', 'acoustic', 'vocoder'],
+  licence: 'CC BY-NC-SA 4.0',
+  portraitUrl: '/v1/voices/alto/portrait',
+};
+
 /** A real HTTP server answering as FastAPI does, recording what it was sent. */
 let server: Server;
 let base = '';
@@ -25,6 +36,7 @@ beforeAll(async () => {
     };
     if (req.url === '/v1/jobs' && req.method === 'POST') return send(402, { detail: 'a final render reserves 18 credits' });
     if (req.url?.startsWith('/v1/jobs?')) return send(200, { jobs: [], nextBefore: null });
+    if (req.url === '/v1/voices') return send(200, { voices: [voice] });
     if (req.url === '/v1/uploads') return send(201, { scoreId: 'a'.repeat(32), filename: 'twinkle.musicxml', size: 5 });
     return send(404, { detail: 'Not Found' });
   });
@@ -35,6 +47,14 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 describe('ApiClient', () => {
+  it('lists the voices without a token and resolves their portraits against the API', async () => {
+    const client = new ApiClient(base, () => Promise.reject(new Error('no token needed')));
+    expect(await client.voices()).toEqual({ voices: [voice] });
+    expect(seen.at(-1)).toMatchObject({ method: 'GET', url: '/v1/voices', auth: undefined });
+    expect(client.resolve(voice.portraitUrl)).toBe(`${base}/v1/voices/alto/portrait`);
+    expect(client.resolve('https://cdn.example/p.png')).toBe('https://cdn.example/p.png');
+  });
+
   it('sends the bearer token and the query', async () => {
     const client = new ApiClient(base, () => Promise.resolve('tok-1'));
     expect(await client.listJobs(5, 123.5)).toEqual({ jobs: [], nextBefore: null });

@@ -1,9 +1,10 @@
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
-import type { Display, Job } from '../src/api/types';
+import type { Display, Job, Voice } from '../src/api/types';
 import { checkScoreName } from '../src/components/DropZone';
 import { JobRow } from '../src/components/JobRow';
 import { PianoRoll } from '../src/components/PianoRoll';
+import { defaultChoice, initialChoice, VoicePicker } from '../src/components/VoicePicker';
 import { waveformPath } from '../src/components/Waveform';
 import { layout } from '../src/lib/roll';
 
@@ -61,12 +62,65 @@ describe('JobRow', () => {
   });
 
   it('shows a running job’s stage and progress, and a pending one can be cancelled', () => {
-    const running = { ...base, status: 'processing', error: null, progress: { stage: 'acoustic', fraction: 0.5 } } as const;
+    const running = { ...base, status: 'processing', error: null, progress: { stage: 'phrases', fraction: 0.5 } } as const;
     const html = renderToStaticMarkup(<JobRow job={running} selected={false} onOpen={noop} onCancel={noop} />);
     expect(html).toContain('Singing · 50%');
     expect(html).toMatch(/<progress[^>]*aria-label="Progress/);
     const pending = { ...base, status: 'pending', error: null, progress: { stage: 'queued', fraction: 0 } } as const;
     expect(renderToStaticMarkup(<JobRow job={pending} selected={false} onOpen={noop} onCancel={noop} />)).toContain('>Cancel</button>');
+  });
+});
+
+const builtin: Voice = {
+  name: 'builtin',
+  author: null,
+  description: 'The weight-free formant voice.',
+  languages: ['en', 'zh'],
+  speakers: [],
+  stages: ['acoustic'],
+  licence: null,
+  portraitUrl: null,
+};
+const alto: Voice = {
+  name: 'alto',
+  author: 'A. Singer',
+  description: null,
+  languages: ['zh'],
+  speakers: ['soft', 'bright'],
+  stages: ['duration', 'pitch', 'acoustic', 'vocoder'],
+  licence: 'CC BY-NC-SA 4.0',
+  portraitUrl: '/v1/voices/alto/portrait',
+};
+const resolve = (path: string) => `https://api.example${path}`;
+
+describe('VoicePicker', () => {
+  it('offers the installed voices and nothing more for a single-speaker voice without variance models', () => {
+    const html = renderToStaticMarkup(
+      <VoicePicker voices={[builtin, alto]} choice={{ voice: 'builtin' }} onChange={noop} resolve={resolve} />,
+    );
+    expect(html.match(/<option /g)).toHaveLength(2);
+    expect(html).toContain('alto (zh)');
+    expect(html).not.toContain('id="speaker"');
+    expect(html).not.toContain('name="expression"');
+    expect(html).toContain('The weight-free formant voice.');
+  });
+
+  it('offers speakers and expression, with the voice’s author, licence and portrait', () => {
+    const html = renderToStaticMarkup(
+      <VoicePicker voices={[builtin, alto]} choice={defaultChoice(alto)} onChange={noop} resolve={resolve} />,
+    );
+    expect(html).toContain('id="speaker"');
+    expect(html).toContain('>bright</option>');
+    expect(html.match(/name="expression"/g)).toHaveLength(2);
+    expect(html).toContain('By A. Singer');
+    expect(html).toContain('Licence: CC BY-NC-SA 4.0');
+    expect(html).toContain('src="https://api.example/v1/voices/alto/portrait"');
+  });
+
+  it('starts on the built-in voice when installed, with each voice’s defaults', () => {
+    expect(initialChoice([alto, builtin])).toEqual({ voice: 'builtin' });
+    expect(initialChoice([alto])).toEqual({ voice: 'alto', speaker: 'soft', expression: 'voice' });
+    expect(initialChoice([])).toBeNull();
   });
 });
 

@@ -5,18 +5,16 @@ const firebase = { apiKey: 'k', authDomain: 'p.firebaseapp.com', projectId: 'p',
 
 describe('readConfig', () => {
   it('runs in local mode on the same origin by default', () => {
-    expect(readConfig({})).toEqual({ mode: 'local', apiBase: '', voices: ['builtin'] });
+    expect(readConfig({})).toEqual({ mode: 'local', apiBase: '' });
   });
 
   it('runs in Firebase mode with a web config and an API URL', () => {
     const config = readConfig({
       VITE_FIREBASE_CONFIG: JSON.stringify(firebase),
       VITE_API_BASE: 'https://api.example.run.app/',
-      VITE_VOICES: 'builtin, alto',
     });
     expect(config.mode).toBe('firebase');
     expect(config.apiBase).toBe('https://api.example.run.app');
-    expect(config.voices).toEqual(['builtin', 'alto']);
   });
 
   it('names what is wrong with a bad build config', () => {

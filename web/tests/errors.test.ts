@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError, NetworkError } from '../src/api/client';
-import { describeApiError, describeError, describeJobError } from '../src/api/errors';
+import { API_ONLY_ERRORS, describeApiError, describeError, describeJobError, JOB_ERRORS } from '../src/api/errors';
 
 describe('job errors', () => {
   // The codes the render task stores (singer_tasks/errors.py).
@@ -17,12 +17,20 @@ describe('job errors', () => {
     'voice_lacks_phoneme',
     'voice_unavailable',
     'input_missing',
+    'dead_lettered',
   ];
 
   it.each(codes)('%s gets its own sentence saying what to do', (code) => {
     const text = describeJobError({ code, message: '' });
     expect(text).not.toContain(code);
     expect(text).toMatch(/\. [A-Z]/); // what happened, then at least one instruction
+  });
+
+  it('gives every listed code a sentence, and no code is both a job error and API-only', () => {
+    for (const [code, text] of Object.entries(JOB_ERRORS)) {
+      expect(text, code).toMatch(/\. [A-Z]/);
+      expect(API_ONLY_ERRORS).not.toContain(code);
+    }
   });
 
   it('keeps the worker message, which names the numbers', () => {

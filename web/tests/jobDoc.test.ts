@@ -10,7 +10,7 @@ const doc = {
   language: 'en',
   inputPath: 'uploads/alice/x.musicxml',
   outputPath: null,
-  progress: { stage: 'acoustic', fraction: 0.25 },
+  progress: { stage: 'phrases', fraction: 0.25 },
   error: null,
   attempts: 1,
   credits: { reserved: 18, charged: 0, refunded: 0 },
@@ -21,7 +21,7 @@ const doc = {
 describe('toJob', () => {
   it('keeps what the SPA shows and drops server paths', () => {
     const job = toJob('j1', doc);
-    expect(job).toMatchObject({ id: 'j1', status: 'processing', progress: { stage: 'acoustic', fraction: 0.25 } });
+    expect(job).toMatchObject({ id: 'j1', status: 'processing', progress: { stage: 'phrases', fraction: 0.25 } });
     expect(job.createdAt).toBe(100.5);
     expect('inputPath' in job).toBe(false);
     expect('userId' in job).toBe(false);
@@ -36,6 +36,7 @@ describe('toJob', () => {
 
   it('refuses a document that is not a job, naming it', () => {
     expect(() => toJob('j3', { ...doc, status: 'weird' })).toThrow(JobDocError);
+    expect(() => toJob('j6', { ...doc, progress: { stage: 'acoustic', fraction: 0 } })).toThrow(/j6 has no valid stage/);
     expect(() => toJob('j4', { ...doc, createdAt: undefined })).toThrow(/j4 has no createdAt/);
   });
 });

@@ -39,13 +39,13 @@ describe('progress', () => {
     );
     for (let i = 1; i < values.length; i++) expect(values[i]).toBeGreaterThan(values[i - 1] as number);
     expect(values.at(-1)).toBeLessThan(1);
-    expect(overallProgress({ status: 'completed', progress: { stage: 'upload', fraction: 0 } })).toBe(1);
+    expect(overallProgress({ status: 'completed', progress: { stage: 'done', fraction: 0 } })).toBe(1);
   });
 
-  it('names stages for people and keeps unknown ones', () => {
-    expect(stageLabel('acoustic')).toBe('Singing');
+  it('names every stage the worker writes, in render order', () => {
+    expect(STAGES.map((s) => s.id)).toEqual(['queued', 'download', 'parse', 'phrases', 'done']);
     expect(stageLabel('phrases')).toBe('Singing');
-    expect(stageLabel('mystery')).toBe('mystery');
+    for (const s of STAGES) expect(s.label).not.toBe(s.id);
   });
 
   it('formats durations', () => {

@@ -7,7 +7,7 @@ its own config (hop sizes may differ), the SP pads included: frame i lies at sta
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +22,9 @@ from singer_tasks.voices.voicebank.notes import pitch_notes
 
 Curve = tuple[ArrayLike, ArrayLike] | float
 F32 = NDArray[np.float32]
+# (graph kind, frames on that graph's axis) -> extra inputs for it (e.g. the starting noise of a graph rewritten
+# to take its noise as an input, so a phrase renders the same for the same seed).
+ExtraInputs = Callable[[str, int], Mapping[str, ArrayLike]]
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,11 @@ class PhraseRequest:
     steps_pitch: int = 10
     steps_variance: int = 20
     depth: float = 1.0  # preference; the graph gets min(depth, max_depth)
+    extra_inputs: ExtraInputs | None = None  # per sampling graph (pitch, variance, acoustic)
+
+
+def _extra(req: PhraseRequest, kind: str, frames: int) -> Mapping[str, ArrayLike] | None:
+    return None if req.extra_inputs is None else req.extra_inputs(kind, frames)
 
 
 @dataclass(frozen=True)
@@ -165,7 +173,7 @@ def predict_pitch(bank: Voicebank, req: PhraseRequest, durations_ms: NDArray[np.
         speedup=None if cfg.use_continuous_acceleration else B.ddpm_speedup(req.steps_pitch),
         note_rest=rest if cfg.use_note_rest else None,
         expr=np.clip(_curve(req.expr, axis.times), 0, 1) if cfg.use_expr else None,
-        spk_embed=_speaker_embed(bank, req, sub.tables, axis.times),
+        spk_embed=_speaker_embed(bank, req, sub.tables, axis.times), extra=_extra(req, "pitch", total),
     )  # fmt: skip
     return axis.times, pred
 
@@ -189,7 +197,7 @@ def predict_variances(
         bank.session("variance"), enc, axis.padded, midi, {n: np.zeros(total) for n in names},
         np.ones((total, len(names)), bool), steps=req.steps_variance,
         speedup=None if cfg.use_continuous_acceleration else B.ddpm_speedup(req.steps_variance),
-        spk_embed=_speaker_embed(bank, req, sub.tables, axis.times),
+        spk_embed=_speaker_embed(bank, req, sub.tables, axis.times), extra=_extra(req, "variance", total),
     )  # fmt: skip
     for n in wanted:
         result[n] = (axis.times, out[n])
@@ -227,6 +235,7 @@ def render_phrase(bank: Voicebank, req: PhraseRequest) -> PhraseResult:
         gender=_curve(req.gender, axis.times) if cfg.use_key_shift_embed else None,
         velocity=np.clip(_curve(req.velocity, axis.times), 0.5, 2.0) if cfg.use_speed_embed else None,
         curves=curves, spk_embed=_speaker_embed(bank, req, bank.tables, axis.times),
+        extra=_extra(req, "acoustic", len(axis.times)),
     )  # fmt: skip
     wave = None
     if vocoder is not None:

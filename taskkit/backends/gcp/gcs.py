@@ -21,6 +21,8 @@ from taskkit.errors import ConfigError
 
 GCS_ENDPOINT = "https://storage.googleapis.com"
 CONTENT_LENGTH_RANGE = "x-goog-content-length-range"
+# Signed into a PUT URL: the upload succeeds only if no object exists yet (create-only uploads).
+IF_GENERATION_MATCH = "x-goog-if-generation-match"
 
 
 def signed_put_headers(content_type: str | None, max_bytes: int | None) -> dict[str, str]:
@@ -30,6 +32,7 @@ def signed_put_headers(content_type: str | None, max_bytes: int | None) -> dict[
         headers["Content-Type"] = content_type
     if max_bytes is not None:
         headers[CONTENT_LENGTH_RANGE] = f"0,{max_bytes}"
+    headers[IF_GENERATION_MATCH] = "0"
     return headers
 
 

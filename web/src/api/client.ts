@@ -1,5 +1,5 @@
 /** A small typed client of the API: bearer auth, JSON in and out, errors as ApiError. */
-import type { Display, Job, JobCreate, JobPage, Me, OutputUrls, Token, Upload, UploadUrl } from './types';
+import type { Display, Job, JobCreate, JobPage, Me, OutputUrls, Token, Upload, UploadUrl, VoiceList } from './types';
 
 /** Raised when the API answers with an error status; `detail` is the API's own sentence. */
 export class ApiError extends Error {
@@ -72,6 +72,16 @@ export class ApiClient {
     return this.request<Token>('/v1/auth/local', { method: 'POST', body: JSON.stringify({ uid }) }, false);
   }
 
+  /** The installed voices (public: no sign-in needed). */
+  voices(): Promise<VoiceList> {
+    return this.request<VoiceList>('/v1/voices', {}, false);
+  }
+
+  /** An absolute URL for a path the API names (a voice's portraitUrl). */
+  resolve(path: string): string {
+    return /^https?:\/\//.test(path) ? path : `${this.base}${path}`;
+  }
+
   me(): Promise<Me> {
     return this.request<Me>('/v1/me');
   }
@@ -136,8 +146,12 @@ export class ApiClient {
     return (await response.json()) as Display;
   }
 
-  /** The URL of the event stream (EventSource cannot set headers: the token goes in the query). */
+  /**
+   * A URL that opens the caller's event stream. EventSource cannot set headers, so the URL carries a
+   * ticket (never the bearer token): single-purpose, for this user only, valid about a minute to open.
+   */
   async eventsUrl(): Promise<string> {
-    return `${this.base}/v1/events?access_token=${encodeURIComponent(await this.token())}`;
+    const { ticket } = await this.request<{ ticket: string }>('/v1/events/ticket', { method: 'POST' });
+    return `${this.base}/v1/events?ticket=${encodeURIComponent(ticket)}`;
   }
 }

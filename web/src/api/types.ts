@@ -1,8 +1,20 @@
-/** The API's JSON shapes (camelCase, times in epoch seconds), as api/schemas.py defines them. */
+/**
+ * The API's JSON shapes (camelCase, times in epoch seconds), as api/schemas.py defines them.
+ *
+ * The string unions below are the enums of the API's OpenAPI document (singer_tasks/jobs/model.py);
+ * tests/api/test_openapi_types.py fails when they differ.
+ */
 
 export type JobStatus = 'pending' | 'processing' | 'completed' | 'failed' | 'cancelled';
+/** Every stage a job document holds, in render order. */
+export type JobStage = 'queued' | 'download' | 'parse' | 'phrases' | 'done';
 export type RenderType = 'preview' | 'final';
+/** voice: the voice's own phrasing and pitch; score: the notes as written. */
+export type Expression = 'voice' | 'score';
 export type Language = 'en' | 'zh';
+
+export const JOB_STATUSES: readonly JobStatus[] = ['pending', 'processing', 'completed', 'failed', 'cancelled'];
+export const JOB_STAGES: readonly JobStage[] = ['queued', 'download', 'parse', 'phrases', 'done'];
 
 /** A render job as its owner sees it. */
 export interface Job {
@@ -10,8 +22,10 @@ export interface Job {
   status: JobStatus;
   renderType: RenderType;
   voice: string;
+  speaker?: string | null;
+  expression?: Expression | null;
   language: string | null;
-  progress: { stage: string; fraction: number };
+  progress: { stage: JobStage; fraction: number };
   error: { code: string; message: string } | null;
   credits: { reserved: number; charged: number; refunded: number };
   attempts: number;
@@ -68,7 +82,33 @@ export interface JobCreate {
   scoreId: string;
   renderType: RenderType;
   voice?: string;
+  speaker?: string;
+  expression?: Expression;
   language?: Language;
+}
+
+/** An installed voice (GET /v1/voices). */
+export interface Voice {
+  name: string;
+  author: string | null;
+  description: string | null;
+  languages: string[];
+  /** A job may name one of them; empty for a single-speaker voice. */
+  speakers: string[];
+  /** Model stages: with 'duration' or 'pitch' a job may choose its expression. */
+  stages: string[];
+  licence: string | null;
+  /** A path on the API (prefix the API base). */
+  portraitUrl: string | null;
+}
+
+export interface VoiceList {
+  voices: Voice[];
+}
+
+/** Whether a job with this voice may choose its expression (the voice predicts durations or pitch). */
+export function hasExpression(voice: Pick<Voice, 'stages'>): boolean {
+  return voice.stages.includes('duration') || voice.stages.includes('pitch');
 }
 
 /** The song as sung: what the result view draws (seconds, MIDI pitch, Hz). */

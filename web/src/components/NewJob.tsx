@@ -1,22 +1,26 @@
 /** Upload a score, choose voice, language and render type, see what it costs, create the job. */
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import type { ApiClient } from '../api/client';
 import { describeError } from '../api/errors';
 import type { Job, JobCreate, Language, Me, RenderType } from '../api/types';
 import { checkScoreName, DropZone } from './DropZone';
+import { initialChoice, useVoices, VoicePicker, type VoiceChoice } from './VoicePicker';
 
 interface Props {
   client: ApiClient;
   me: Me | null;
-  voices: string[];
   /** Production uploads go straight to storage with a signed URL; the local stack takes multipart. */
   signedUpload: boolean;
   onCreated(job: Job): void;
 }
 
-export function NewJob({ client, me, voices, signedUpload, onCreated }: Props) {
+export function NewJob({ client, me, signedUpload, onCreated }: Props) {
   const [file, setFile] = useState<File | null>(null);
-  const [voice, setVoice] = useState(voices[0] ?? 'builtin');
+  const { voices, problem: voicesProblem } = useVoices(client);
+  const [choice, setChoice] = useState<VoiceChoice | null>(null);
+  useEffect(() => {
+    if (voices && choice === null) setChoice(initialChoice(voices));
+  }, [voices, choice]);
   const [language, setLanguage] = useState<'' | Language>('');
   const [renderType, setRenderType] = useState<RenderType>('preview');
   const [busy, setBusy] = useState<string | null>(null);
@@ -41,7 +45,8 @@ export function NewJob({ client, me, voices, signedUpload, onCreated }: Props) {
       setBusy('Uploading the score…');
       const upload = signedUpload ? await client.uploadSigned(file) : await client.upload(file);
       setBusy('Creating the job…');
-      const body: JobCreate = { scoreId: upload.scoreId, renderType, voice };
+      // Without a voice list (it failed to load) the API's default voice sings.
+      const body: JobCreate = { scoreId: upload.scoreId, renderType, ...(choice ?? {}) };
       if (language) body.language = language;
       onCreated(await client.createJob(body));
     } catch (e) {
@@ -56,16 +61,23 @@ export function NewJob({ client, me, voices, signedUpload, onCreated }: Props) {
       <h2 id="new-job-title">Sing a score</h2>
       <DropZone file={file} onFile={pick} disabled={busy !== null} />
       <div className="options">
-        <div className="field">
-          <label htmlFor="voice">Voice</label>
-          <select id="voice" value={voice} onChange={(e) => setVoice(e.target.value)}>
-            {voices.map((v) => (
-              <option key={v} value={v}>
-                {v}
-              </option>
-            ))}
-          </select>
-        </div>
+        {voices && choice ? (
+          <VoicePicker
+            voices={voices}
+            choice={choice}
+            onChange={setChoice}
+            resolve={(path) => client.resolve(path)}
+            disabled={busy !== null}
+          />
+        ) : (
+          <div className="field">
+            <label htmlFor="voice">Voice</label>
+            <select id="voice" disabled>
+              <option>{voicesProblem ? 'The default voice' : 'Loading voices…'}</option>
+            </select>
+            {voicesProblem && <p className="hint">The voices could not be listed: {voicesProblem}</p>}
+          </div>
+        )}
         <div className="field">
           <label htmlFor="language">Lyrics language</label>
           <select id="language" value={language} onChange={(e) => setLanguage(e.target.value as '' | Language)}>

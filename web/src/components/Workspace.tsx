@@ -17,7 +17,7 @@ function liveFeed(config: AppConfig, client: ApiClient, uid: string): Subscribe 
     const firebase = config.firebase;
     return async (handlers) => (await import('../live/firebaseLive')).subscribeFirestore(firebase, uid, handlers);
   }
-  return async (handlers) => subscribeEvents(await client.eventsUrl(), handlers);
+  return async (handlers) => subscribeEvents(() => client.eventsUrl(), handlers);
 }
 
 export function Workspace({ config, session }: { config: AppConfig; session: Session }) {
@@ -61,7 +61,7 @@ export function Workspace({ config, session }: { config: AppConfig; session: Ses
             {accountProblem}
           </p>
         )}
-        <NewJob client={client} me={me} voices={config.voices} signedUpload={config.mode === 'firebase'} onCreated={created} />
+        <NewJob client={client} me={me} signedUpload={config.mode === 'firebase'} onCreated={created} />
         {selectedJob && <ResultView client={client} job={selectedJob} />}
         <JobList client={client} jobs={jobs} problem={problem} selected={selected} onOpen={setSelected} onChanged={changed} loadOlder={loadOlder} />
       </main>

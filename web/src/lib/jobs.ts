@@ -1,5 +1,5 @@
 /** The jobs list as state: merge live updates, keep newest first, describe progress. */
-import type { Job } from '../api/types';
+import { JOB_STAGES, type Job, type JobStage } from '../api/types';
 
 /** Merges `updates` into `jobs` (by id; a later updatedAt wins), newest createdAt first. */
 export function mergeJobs(jobs: readonly Job[], updates: readonly Job[]): Job[] {
@@ -27,36 +27,33 @@ export function withPolledProgress(jobs: readonly Job[], polled: Job): Job[] {
   );
 }
 
+/** A person's name for each stage the worker writes (the API's JobStage enum, nothing else). */
+export const STAGE_LABELS: Readonly<Record<JobStage, string>> = {
+  queued: 'Queued',
+  download: 'Fetching the score',
+  parse: 'Reading the score and its lyrics',
+  phrases: 'Singing',
+  done: 'Done',
+};
+
 /** The render stages in the order the worker goes through them, with their names for people. */
-export const STAGES: readonly { id: string; label: string }[] = [
-  { id: 'queued', label: 'Queued' },
-  { id: 'download', label: 'Fetching the score' },
-  { id: 'parse', label: 'Reading the score' },
-  { id: 'phonemize', label: 'Turning lyrics into sounds' },
-  { id: 'acoustic', label: 'Singing' },
-  { id: 'upload', label: 'Saving the audio' },
-  { id: 'done', label: 'Done' },
-];
+export const STAGES: readonly { id: JobStage; label: string }[] = JOB_STAGES.map((id) => ({
+  id,
+  label: STAGE_LABELS[id],
+}));
 
-/** Other names the worker uses for a stage ("phrases": the song fans out to one task per phrase). */
-const ALIASES: Record<string, string> = { phrases: 'acoustic', render: 'acoustic' };
-
-function canonical(stage: string): string {
-  return ALIASES[stage] ?? stage;
-}
-
-/** A person's name for a stage (unknown stages keep their own name). */
-export function stageLabel(stage: string): string {
-  return STAGES.find((s) => s.id === canonical(stage))?.label ?? stage;
+/** A person's name for a stage. */
+export function stageLabel(stage: JobStage): string {
+  return STAGE_LABELS[stage];
 }
 
 /** Overall completion 0..1: the stages before count as done, the current one by its fraction. */
 export function overallProgress(job: Pick<Job, 'status' | 'progress'>): number {
   if (job.status === 'completed') return 1;
-  const index = STAGES.findIndex((s) => s.id === canonical(job.progress.stage));
+  const index = JOB_STAGES.indexOf(job.progress.stage);
   if (index < 0) return Math.min(Math.max(job.progress.fraction, 0), 1);
-  // The singing stage takes nearly all the time; weigh it accordingly so the bar moves evenly.
-  const weights = STAGES.map((s) => (s.id === 'acoustic' ? 8 : 1));
+  // Singing the phrases takes nearly all the time; weigh it accordingly so the bar moves evenly.
+  const weights = JOB_STAGES.map((s) => (s === 'phrases' ? 8 : 1));
   const total = weights.reduce((a, b) => a + b, 0);
   const before = weights.slice(0, index).reduce((a, b) => a + b, 0);
   const fraction = Math.min(Math.max(job.progress.fraction, 0), 1);

@@ -1,7 +1,5 @@
 /** Job documents (Firestore's `jobs/{id}` or the event stream's JSON) into the Job type. */
-import type { Job, JobStatus, RenderType } from '../api/types';
-
-const STATUSES: readonly JobStatus[] = ['pending', 'processing', 'completed', 'failed', 'cancelled'];
+import { JOB_STAGES, JOB_STATUSES, type Job, type JobStage, type JobStatus, type RenderType } from '../api/types';
 
 /** Seconds from an epoch-seconds number or a Firestore Timestamp (anything with toMillis). */
 function seconds(value: unknown): number | null {
@@ -26,8 +24,10 @@ export class JobDocError extends Error {
  */
 export function toJob(id: string, data: Record<string, unknown>): Job {
   const status = data.status as JobStatus;
-  if (!STATUSES.includes(status)) throw new JobDocError(`job ${id} has no valid status (${String(data.status)})`);
-  const progress = (data.progress ?? {}) as { stage?: string; fraction?: number };
+  if (!JOB_STATUSES.includes(status)) throw new JobDocError(`job ${id} has no valid status (${String(data.status)})`);
+  const progress = (data.progress ?? {}) as { stage?: JobStage; fraction?: number };
+  const stage = progress.stage ?? 'queued';
+  if (!JOB_STAGES.includes(stage)) throw new JobDocError(`job ${id} has no valid stage (${String(stage)})`);
   const credits = (data.credits ?? {}) as Partial<Job['credits']>;
   const createdAt = seconds(data.createdAt);
   if (createdAt === null) throw new JobDocError(`job ${id} has no createdAt`);
@@ -36,8 +36,10 @@ export function toJob(id: string, data: Record<string, unknown>): Job {
     status,
     renderType: (data.renderType as RenderType) ?? 'final',
     voice: typeof data.voice === 'string' ? data.voice : '',
+    speaker: typeof data.speaker === 'string' ? data.speaker : null,
+    expression: data.expression === 'voice' || data.expression === 'score' ? data.expression : null,
     language: typeof data.language === 'string' ? data.language : null,
-    progress: { stage: progress.stage ?? 'queued', fraction: progress.fraction ?? 0 },
+    progress: { stage, fraction: progress.fraction ?? 0 },
     error: (data.error as Job['error']) ?? null,
     credits: { reserved: credits.reserved ?? 0, charged: credits.charged ?? 0, refunded: credits.refunded ?? 0 },
     attempts: typeof data.attempts === 'number' ? data.attempts : 0,

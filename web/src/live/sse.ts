@@ -18,21 +18,56 @@ export function parseJobEvent(data: string): Job {
   return toJob(String(raw.id), raw);
 }
 
-/** Subscribes to `url` (which carries the token); returns the unsubscribe function. */
-export function subscribeEvents(url: string, handlers: LiveHandlers): () => void {
-  const source = new EventSource(url);
-  source.addEventListener('open', () => {
-    handlers.onProblem(null);
-    handlers.onConnected();
-  });
-  source.addEventListener('job', (event: MessageEvent<string>) => handlers.onJobs([parseJobEvent(event.data)]));
-  source.addEventListener('error', () => {
-    // EventSource reconnects by itself (the server asks for 2 s) unless the answer was an HTTP error.
-    handlers.onProblem(
-      source.readyState === EventSource.CLOSED
-        ? 'Live updates stopped. Reload the page to resume them.'
-        : 'Live updates are reconnecting…',
-    );
-  });
-  return () => source.close();
+/** Opens a fresh event-stream URL (each carries a short-lived ticket). */
+export type EventsUrl = () => Promise<string>;
+
+const RECONNECT_MS = 2000;
+
+/**
+ * Subscribes to the event stream; returns the unsubscribe function. `url` gives a fresh URL (a new
+ * ticket) for every connection: a ticket is valid for about a minute, so after a drop the stream is
+ * reopened with a new one rather than by EventSource's own retry of the old URL.
+ */
+export function subscribeEvents(url: EventsUrl, handlers: LiveHandlers): () => void {
+  let source: EventSource | null = null;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let closed = false;
+
+  const reconnect = () => {
+    source?.close();
+    source = null;
+    if (!closed && timer === null) timer = setTimeout(open, RECONNECT_MS);
+  };
+
+  async function open(): Promise<void> {
+    timer = null;
+    let target: string;
+    try {
+      target = await url();
+    } catch {
+      handlers.onProblem('Live updates are reconnecting…');
+      reconnect();
+      return;
+    }
+    if (closed) return;
+    const current = new EventSource(target);
+    source = current;
+    current.addEventListener('open', () => {
+      handlers.onProblem(null);
+      handlers.onConnected();
+    });
+    current.addEventListener('job', (event: MessageEvent<string>) => handlers.onJobs([parseJobEvent(event.data)]));
+    current.addEventListener('error', () => {
+      if (source !== current) return;
+      handlers.onProblem('Live updates are reconnecting…');
+      reconnect();
+    });
+  }
+
+  void open();
+  return () => {
+    closed = true;
+    if (timer !== null) clearTimeout(timer);
+    source?.close();
+  };
 }

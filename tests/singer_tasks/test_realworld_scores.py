@@ -1,0 +1,249 @@
+"""Parse stage on scores in the shapes real files have (issue: real-world scores); each answer is known
+by construction: the verse sung in each bar, the part chosen, the song's length, the notes held."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from singer_tasks.errors import NoLyrics, PartNotFound, UnreadableScore
+from singer_tasks.score.model import Note, Rest, Score
+from singer_tasks.score.read import in_words, parse_score
+from tests.singer_tasks.fixtures.scores.realworld import Ly, n, one_part, partwise, satb
+from tests.singer_tasks.fixtures.scores.xmlbuild import measure, part, rest, tempo
+
+
+def parse(xml: bytes, **kw: object) -> Score:
+    return parse_score(xml, "real.musicxml", **kw)  # type: ignore[arg-type]
+
+
+def lyrics(s: Score) -> list[str | None]:
+    return [x.lyric for x in s.notes]
+
+
+def two_verses(a: str, b: str, pitch: str = "C4") -> list[str]:
+    return [
+        n(pitch, 8, Ly(a, number="1"), Ly(b, number="2")),
+        n(pitch, 8, Ly(a + "2", number="1"), Ly(b + "2", number="2")),
+    ]
+
+
+# --- verses -----------------------------------------------------------------------------------------
+
+
+def test_implicit_and_repeated_bar_numbers_do_not_switch_verses() -> None:
+    # a pickup numbered 0 (implicit), then bars numbered 1, 1 again (a notation program's "X1" split
+    # bar) and "X1": no repeat anywhere, so every bar sings verse 1 (2 when asked)
+    bars = [
+        measure(0, tempo(120), n("G4", 4, Ly("up", number="1"), Ly("UP", number="2")), implicit=True),
+        measure(1, *two_verses("a", "A")),
+        measure(1, *two_verses("b", "B")),
+        measure("X1", *two_verses("c", "C"), implicit=True),
+        measure(2, *two_verses("d", "D")),
+    ]
+    xml = one_part(bars)
+    assert lyrics(parse(xml)) == ["up", "a", "a2", "b", "b2", "c", "c2", "d", "d2"]
+    assert lyrics(parse(xml, verse=2)) == ["UP", "A", "A2", "B", "B2", "C", "C2", "D", "D2"]
+
+
+def test_a_repeated_bar_sings_the_next_verse_on_its_second_pass() -> None:
+    bars = [
+        measure(1, tempo(120), *two_verses("a", "A"), repeat="backward"),
+        measure(1, *two_verses("b", "B")),  # same number as the repeated bar, but sung once
+    ]
+    s = parse(one_part(bars))
+    assert lyrics(s) == ["a", "a2", "A", "A2", "b", "b2"]
+
+
+def test_text_verse_numbers_translation_and_chorus() -> None:
+    # line "1" and "2" are verses, "1translation" a translation (xml:lang en), "chorus" a refrain sung
+    # by every verse where the verse has no syllable
+    def verse_note(p: str, one: str, two: str, tr: str) -> str:
+        return n(p, 4, Ly(one, number="1"), Ly(two, number="2"), Ly(tr, number="1translation", lang="en"))
+
+    bars = [
+        measure(1, tempo(120), verse_note("C4", "eins", "zwei", "one"), verse_note("D4", "und", "und", "and"), rest(8)),
+        measure(2, n("E4", 8, Ly("la", number="chorus")), n("F4", 8, Ly("lu", number="chorus"))),
+    ]
+    s = parse(one_part(bars))
+    assert lyrics(s) == ["eins", "und", "la", "lu"]
+    assert [(ln.label, ln.kind, ln.verse) for ln in s.lines] == [
+        ("1", "verse", 1),
+        ("2", "verse", 2),
+        ("chorus", "chorus", 0),
+        ("1translation", "translation", 0),
+    ]
+    assert [ln.label for ln in s.translations] == ["1translation"]
+    assert lyrics(parse(one_part(bars), verse=2)) == ["zwei", "und", "la", "lu"]
+    translated = parse(one_part(bars), verse="1translation")
+    assert lyrics(translated) == ["one", "and", "la", "lu"] and translated.lang == "en"
+    with pytest.raises(NoLyrics, match="1translation"):
+        parse(one_part(bars), verse=3)  # the translation is not verse 3, and the error lists it
+
+
+def test_lyric_name_attribute_does_not_merge_lines() -> None:
+    # Finale writes name="verse" on every line: the number still tells the lines apart
+    lines = [Ly("x", number="1", name="verse"), Ly("y", number="2", name="verse")]
+    bars = [measure(1, tempo(120), n("C4", 8, *lines), n("D4", 8, *lines))]
+    assert lyrics(parse(one_part(bars), verse=2)) == ["y", "y"]
+
+
+def test_refrain_written_once_is_sung_by_every_verse() -> None:
+    bars = [
+        measure(1, tempo(120), *two_verses("a", "A")),
+        measure(2, n("E4", 16, Ly("refrain", number="1"))),
+    ]
+    assert lyrics(parse(one_part(bars), verse=2)) == ["A", "A2", "refrain"]
+
+
+# --- ties, holds ------------------------------------------------------------------------------------
+
+
+def test_a_lyric_on_a_tied_to_note_starts_a_new_syllable() -> None:
+    bars = [
+        measure(1, tempo(60), n("C4", 8, "love", tie="start"), n("C4", 8, "ly", tie="stop")),
+        measure(2, n("D4", 8, "day", tie="start"), n("D4", 8, tie="stop")),
+    ]
+    s = parse(one_part(bars))
+    assert [(x.lyric, x.onset_s, x.duration_s) for x in s.notes] == [
+        ("love", 0.0, 2.0),
+        ("ly", 2.0, 2.0),
+        ("day", 4.0, 4.0),
+    ]
+
+
+def test_holds_follow_slurs_extend_lines_and_hyphens_only() -> None:
+    bars = [
+        # "ah" with an extend line over two notes: held
+        measure(1, tempo(120), n("C4", 4, Ly("ah", extend="start")), n("D4", 4), n("E4", 4), rest(4)),
+        # "oh" slurred to the next note: held
+        measure(2, n("C4", 4, "oh", slur="start"), n("D4", 4, slur="stop"), rest(8)),
+        # "Glo-" ... "ria": lyric-less notes inside a word: held
+        measure(3, n("C4", 4, Ly("Glo", "begin")), n("D4", 4), n("E4", 4), n("F4", 4, Ly("ria", "end"))),
+        # "so" then an unmarked run of four notes: an interlude, silent
+        measure(4, n("C4", 4, "so"), n("D4", 4), n("E4", 4), n("F4", 4)),
+        measure(5, n("G4", 4), rest(12)),
+    ]
+    s = parse(one_part(bars))
+    assert [(x.lyric, x.melisma) for x in s.notes] == [
+        ("ah", False),
+        (None, True),
+        (None, True),
+        ("oh", False),
+        (None, True),
+        ("Glo", False),
+        (None, True),
+        (None, True),
+        ("ria", False),
+        ("so", False),
+    ]
+    assert any("4 note(s) without a lyric were left silent (bar(s) 4, 5)" in w for w in s.warnings)
+
+
+def test_a_short_unmarked_melisma_is_held_with_a_warning() -> None:
+    bars = [measure(1, tempo(120), n("C4", 4, "ra"), n("D4", 4), n("E4", 4, "ta"), rest(4))]
+    s = parse(one_part(bars))
+    assert [(x.lyric, x.melisma) for x in s.notes] == [("ra", False), (None, True), ("ta", False)]
+    assert any("held on the syllable before although no slur or extend line" in w for w in s.warnings)
+
+
+def test_typed_extend_lines_continue_through_lyricless_notes() -> None:
+    bars = [
+        measure(
+            1,
+            tempo(120),
+            n("C4", 4, Ly("ah", extend="typed-start")),
+            n("D4", 4, Ly(None, extend="continue")),
+            n("E4", 4, Ly(None, extend="stop")),
+            n("F4", 4),
+        ),
+        measure(2, n("G4", 4), n("A4", 4), rest(8)),
+    ]
+    s = parse(one_part(bars))
+    assert [x.melisma for x in s.notes] == [False, True, True]  # the three notes after the line's end are silent
+
+
+# --- parts ------------------------------------------------------------------------------------------
+
+
+def test_choir_sings_the_soprano_by_default_and_says_so() -> None:
+    s = parse(satb())
+    assert (s.part_name, s.part_id, s.part_reason) == ("Soprano", "P1", "the top voice of the choir")
+    assert set(lyrics(s)) == {"high"}
+    assert any("sang part 'Soprano' (P1)" in w and "Tenor" in w for w in s.warnings)
+
+
+def test_choir_abbreviated_or_unnamed_picks_the_top_voice() -> None:
+    s = parse(satb(names=("T.", "S.", "A.", "B.")))  # out of score order: still the soprano
+    assert s.part_name == "S." and set(lyrics(s)) == {"mid"}
+    unnamed = parse(satb(names=(None, None, None, None)))
+    assert (unnamed.part_name, unnamed.part_id) == ("P1", "P1")  # shown by id, never an object number
+    assert unnamed.part_reason == "the highest of the parts that carry the lyrics"
+
+
+def test_solo_part_wins_over_the_choir() -> None:
+    choir = satb()
+    solo = part([measure(1, tempo(120), *(n("G4", 4, "solo") for _ in range(2)), rest(8))])
+    xml = choir.replace(
+        b"</part-list>", b'<score-part id="Solo1"><part-name>Solo Voice</part-name></score-part></part-list>'
+    )
+    xml = xml.replace(b"</score-partwise>", b'<part id="Solo1">' + "".join(solo).encode() + b"</part></score-partwise>")
+    s = parse(xml)
+    assert (s.part_name, s.part_id, s.part_reason) == ("Solo Voice", "Solo1", "the solo part")
+
+
+def test_parts_by_id_position_and_name() -> None:
+    xml = satb()
+    assert parse(xml, part="P3").part_name == "Tenor"
+    assert parse(xml, part="p4").part_name == "Bass"
+    assert parse(xml, part=2).part_name == "Alto"
+    assert parse(xml, part="2").part_name == "Alto"
+    assert parse(xml, part="alto").part_id == "P2"
+    with pytest.raises(PartNotFound, match="'Soprano', 'Alto', 'Tenor', 'Bass'"):
+        parse(xml, part="Descant")
+    unnamed = satb(names=(None, "Alto", None, "Bass"))
+    with pytest.raises(PartNotFound, match=r"'P1', 'Alto', 'P3', 'Bass'"):
+        parse(unnamed, part="Tenor")
+
+
+# --- length, tempo, errors ----------------------------------------------------------------------------
+
+
+def test_the_song_spans_the_whole_score_trailing_rests_and_longer_parts_included() -> None:
+    voice = part([measure(1, tempo(120), n("C4", 4, "la"), rest(12)), measure(2, rest(16)), measure(3, rest(16))])
+    assert parse(partwise(("P1", "Voice", voice))).duration_s == pytest.approx(6.0)
+    # a piano part running a bar longer than the voice: the song lasts as long as the score
+    piano = part([measure(k, n("C3", 16)) for k in range(1, 5)])
+    s = parse(partwise(("P1", "Voice", voice), ("P2", "Piano", piano)))
+    assert s.duration_s == pytest.approx(8.0)
+    assert isinstance(s.events[-1], Rest) and s.events[-1].end_s == pytest.approx(8.0)
+
+
+@pytest.mark.parametrize("bad", ["0", "-60", "NaN", "inf", "1e9", "5"])
+def test_absurd_tempos_are_ignored_with_a_warning(bad: str) -> None:
+    mark = (
+        '<direction placement="above"><direction-type><metronome><beat-unit>quarter</beat-unit>'
+        f'<per-minute>{bad}</per-minute></metronome></direction-type><sound tempo="{bad}"/></direction>'
+    )
+    bars = [measure(1, tempo(60), n("C4", 8, "a"), n("D4", 8, "b")), measure(2, mark, n("E4", 16, "c"))]
+    s = parse(one_part(bars))
+    assert [x.onset_s for x in s.notes] == pytest.approx([0.0, 2.0, 4.0])  # 60 bpm throughout
+    assert math.isfinite(s.duration_s) and s.duration_s == pytest.approx(8.0)
+    assert any("ignored" in w and "10 to 1000" in w for w in s.warnings)
+
+
+def test_anything_unreadable_is_unreadable_score_in_words() -> None:
+    broken = one_part([measure(1, n("C4", 4, "a"))]).replace(b"<duration>4</duration>", b"<duration>x</duration>")
+    with pytest.raises(UnreadableScore) as e:
+        parse(broken)
+    assert e.value.code == "unreadable_score"
+    assert "Error" not in str(e.value) and "Exception" not in str(e.value) and ".py" not in str(e.value)
+    assert in_words(ValueError('File "/usr/lib/x.py", line 3: bad step Q')) == "bad step Q"
+    assert in_words(ZeroDivisionError()) == "the file holds something this reader does not understand"
+
+
+def test_notes_are_typed_and_never_lose_a_lyric() -> None:
+    s = parse(satb())
+    assert all(isinstance(e, (Note, Rest)) for e in s.events)
+    assert s.parts[2].lyric_notes == 8 and s.parts[0].lyric_notes == 5
