@@ -39,7 +39,7 @@ ENV PATH=/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     SINGER_PHONEMES_DIR=/app/phonemes \
-    WORKER_APP=singer_tasks.tasks:kit
+    WORKER_APP=singer_tasks.render.tasks:kit
 USER 10001:10001
 EXPOSE 8080
 # Cloud Run gives PORT; SIGTERM reaches python directly (exec), so taskkit can release its lease.

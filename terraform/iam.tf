@@ -34,6 +34,8 @@ locals {
   # Conditions on object names. A bucket with uniform access is required for IAM conditions.
   cond_uploads = "resource.name.startsWith(\"${local.object_prefix}uploads/\")"
   cond_outputs = "resource.name.startsWith(\"${local.object_prefix}jobs/\")"
+  # Voices (OpenUtau voicebank .zip files or voice folders) a worker fetches into its cache on first use.
+  cond_voices = "resource.name.startsWith(\"${local.object_prefix}voices/\")"
   cond_worker_writes = join(" || ", [
     "resource.name.startsWith(\"${local.object_prefix}intermediate/\")",
     "resource.name.startsWith(\"${local.object_prefix}jobs/\")",
@@ -120,9 +122,9 @@ resource "google_storage_bucket_iam_member" "worker_read_uploads" {
   member = google_service_account.worker.member
 
   condition {
-    title       = "uploads-read"
-    description = "Read uploaded scores (and list, which is checked on the bucket)."
-    expression  = "${local.cond_uploads} || ${local.cond_bucket_list}"
+    title       = "uploads-and-voices-read"
+    description = "Read uploaded scores and the voices under voices/ (and list, which is checked on the bucket)."
+    expression  = "${local.cond_uploads} || ${local.cond_voices} || ${local.cond_bucket_list}"
   }
 }
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from singer_tasks.cli.render import add_parser as add_render_parser
-from singer_tasks.cli.render import part_argument
+from singer_tasks.cli.render import part_argument, verse_argument
 from singer_tasks.cli.voices import add_parser as add_voices_parser
 from singer_tasks.errors import SingerError
 
@@ -48,8 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     ds = sub.add_parser("ds", help="write a score's phrases as an openvpi .ds file")
     ds.add_argument("score", help="MusicXML score: .musicxml, .xml or .mxl")
     ds.add_argument("-o", "--output", required=True, help="the .ds file to write")
-    ds.add_argument("--language", choices=["en", "zh"], help="lyrics language (default: xml:lang, else guessed)")
-    ds.add_argument("--verse", type=int, default=1, help="lyric verse to sing (default 1)")
+    ds.add_argument(
+        "--language", help="lyrics language: en zh ja de it la fr es haw (default: xml:lang, else detected per line)"
+    )
+    ds.add_argument(
+        "--verse", type=verse_argument, default=1, help="verse to sing: a number (default 1) or a line's label"
+    )
     ds.add_argument("--part", help="part to sing: number (from 1) or name (default: the part with lyrics)")
     ds.add_argument("--dictionary", help="a voice's dictionary file (default: the built-in voice's)")
     ds.set_defaults(func=cmd_ds)

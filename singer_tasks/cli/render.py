@@ -90,6 +90,11 @@ def run_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def verse_argument(raw: str) -> int | str:
+    """`--verse`: a 1-based number, or a lyric line's label as the score writes it ("1translation", "chorus")."""
+    return int(raw) if raw.isdigit() else raw
+
+
 def part_argument(raw: str | None) -> int | str | None:
     """`--part`: a 1-based number or a part's name."""
     return int(raw) if raw and raw.isdigit() else raw
@@ -109,8 +114,12 @@ def add_parser(sub: Any) -> None:
         help="voice: the voice's own timing and pitch models (the default where it has them); score: as written",
     )  # fmt: skip
     render.add_argument("--speaker", help="speaker (subbank) of a multi-speaker voice (default: its first)")
-    render.add_argument("--language", choices=["en", "zh", "ja"], help="lyrics language (default: guessed)")
+    render.add_argument(
+        "--language", help="lyrics language: en zh ja de it la fr es haw (default: xml:lang, else detected per line)"
+    )
     render.add_argument("--steps", type=int, help="sampler steps (default: the voice's)")
-    render.add_argument("--verse", type=int, default=1, help="lyric verse to sing (default 1)")
+    render.add_argument(
+        "--verse", type=verse_argument, default=1, help="verse to sing: a number (default 1) or a line's label"
+    )
     render.add_argument("--part", help="part to sing: number (from 1) or name (default: the part with lyrics)")
     render.set_defaults(func=run_render)

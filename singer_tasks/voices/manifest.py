@@ -135,7 +135,7 @@ BUILTIN_MANIFEST = VoiceManifest(
     kind="builtin",
     folder=Path("."),
     licence="Apache-2.0 (weight-free DSP voice, part of this project)",
-    languages=("en", "zh"),
+    languages=("en", "zh", "ja", "de", "it", "la", "fr", "es", "haw"),
     description="Built-in formant-synthesis voice; needs no weights.",
 )
 

@@ -157,7 +157,7 @@ def test_bucket_grants_are_conditioned_on_object_prefixes(tf: Terraform) -> None
     assert _prefixes(api["roles/storage.objectCreator"]) == {"uploads/"}
     assert _prefixes(api["roles/storage.objectViewer"]) == {"jobs/", "uploads/"}
     worker = _conditions(tf, "worker")
-    assert _prefixes(worker["roles/storage.objectViewer"]) == {"uploads/"}
+    assert _prefixes(worker["roles/storage.objectViewer"]) == {"uploads/", "voices/"}  # voices: read, never written
     assert _prefixes(worker["roles/storage.objectUser"]) == {"intermediate/", "jobs/", "cache/"}
     # The api never writes outside uploads/, and never reads intermediates or the cache.
     assert "intermediate/" not in str(api) and "cache/" not in str(api)

@@ -122,8 +122,8 @@ def _production_app() -> str:
 
 def test_production_tasks_fit_terraforms_subscription(tf: Terraform) -> None:
     module_name, _, attribute = _production_app().partition(":")
-    if not (REPO / Path(*module_name.split("."))).with_suffix(".py").is_file():
-        pytest.skip(f"{module_name} (the worker image's WORKER_APP) does not exist yet")
+    path = (REPO / Path(*module_name.split("."))).with_suffix(".py")
+    assert path.is_file(), f"the worker image's WORKER_APP names {module_name}, which does not exist"
     app = getattr(importlib.import_module(module_name), attribute)
     assert isinstance(app, Kit) and app.registry, f"{_production_app()} registers no tasks"
     kit = Kit("infra-check", settings=terraform_settings(tf))

@@ -59,7 +59,7 @@ def _edit_manifest(folder: Path, **changes: object) -> None:
 def test_builtin_is_the_default_and_needs_no_files(tmp_path: Path) -> None:
     voice = load_voice(root=REPO_VOICES)
     assert isinstance(voice, BuiltinVoice) and voice.manifest.kind == "builtin"
-    assert set(voice.manifest.languages) == {"en", "zh"}
+    assert set(voice.manifest.languages) == {"en", "zh", "ja", "de", "it", "la", "fr", "es", "haw"}
     assert isinstance(load_voice("builtin", root=tmp_path), BuiltinVoice)  # no checkpoints folder at all
     with pytest.raises(VoiceNotFound, match="no voice 'nobody'"):
         load_voice("nobody", root=REPO_VOICES)
