@@ -12,10 +12,11 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from api.abuse import require_verified
-from api.edge import bearer_token, caller_from_state
+from api.edge import caller_from_state
 from api.tokens import Caller, EventTickets, LocalTokens, Unauthenticated, Verifier
 from singer_tasks.settings import SingerSettings
 from taskkit import Kit
+from taskkit.bearer import bearer_token
 
 __all__ = ["bearer_token", "current_user", "trusted_user"]
 

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.tokens import Unauthenticated, Verifier
+from taskkit.bearer import bearer_token
 
 # JSON bodies of this API are a few hundred bytes; anything near this is not a real client.
 JSON_BODY_LIMIT = 64 * 1024
@@ -42,12 +43,6 @@ class BodyTooLarge(HTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"the request body is larger than the {limit} bytes this route accepts")
-
-
-def bearer_token(authorization: str | None) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header, or None."""
-    scheme, _, token = (authorization or "").strip().partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def needs_user(path: str) -> bool:

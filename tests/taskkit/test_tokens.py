@@ -27,8 +27,8 @@ from taskkit.backends.gcp.tokens import (
     FirebaseTokenVerifier,
     InvalidIdToken,
     OidcPushVerifier,
-    bearer_token,
 )
+from taskkit.bearer import bearer_token
 from taskkit.errors import ConfigError, PushAuthError, TransientBackendError
 from tests.emulators import free_port
 from tests.taskkit.backends.standins import RsaTestKey, serve

@@ -18,6 +18,7 @@ import google.auth.transport
 import google.auth.transport.requests
 import google.oauth2.id_token
 
+from taskkit.bearer import bearer_token
 from taskkit.errors import ConfigError, PushAuthError, TaskkitError, TransientBackendError
 
 GOOGLE_OAUTH2_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
@@ -26,15 +27,6 @@ GOOGLE_ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"
 
 class InvalidIdToken(TaskkitError):
     """Raised when a Firebase ID token is missing, malformed, forged, expired, revoked or for another project."""
-
-
-def bearer_token(authorization_header: str | None) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header, or None."""
-    if not authorization_header:
-        return None
-    scheme, _, token = authorization_header.strip().partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import structlog
 
 from taskkit.backends.local.broker import open_queue
 from taskkit.envelope import encode_envelope
+from taskkit.retrying import exponential_backoff_s
 
 ACK_STATUSES = frozenset({102, 200, 201, 202, 204})
 WORKER_SECRET_HEADER = "x-taskkit-worker-secret"
@@ -47,7 +48,7 @@ class Subscription:
 
     def backoff_s(self, delivery_attempt: int) -> float:
         """Wait before the next delivery after `delivery_attempt` failed ones."""
-        return float(min(self.max_backoff_s, self.min_backoff_s * 2 ** max(0, delivery_attempt - 1)))
+        return exponential_backoff_s(delivery_attempt, self.min_backoff_s, self.max_backoff_s)
 
 
 @dataclass(frozen=True)
