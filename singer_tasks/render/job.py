@@ -18,6 +18,7 @@ import numpy as np
 from singer_tasks.phrase import dumps_ds
 from singer_tasks.render import phrase_cache
 from singer_tasks.render.assembly import assemble, encode_wav
+from singer_tasks.render.encode import FLAC_TYPE, encode_flac, encode_listening
 from singer_tasks.render.pipeline import RenderOptions, sing_phrase
 from singer_tasks.render.plan import Plan, plan_song
 from singer_tasks.score.limits import ScoreLimits
@@ -97,10 +98,16 @@ def render_one(
 def assemble_outputs(
     plan: Plan, pieces: Sequence[np.ndarray], sample_rate: int
 ) -> tuple[float, dict[str, tuple[str, bytes, str]]]:
-    """The song's length in seconds and the files a completed job offers: kind -> (name, bytes, type)."""
+    """The song's length in seconds and the files a completed job offers: kind -> (name, bytes, type).
+
+    wav (16-bit PCM), flac (the same PCM, lossless), listen (a compressed file: song.mp3), ds, display.
+    """
     song = assemble(plan.phrases, pieces, sample_rate, min_duration_s=plan.score_duration_s)
+    listen, ext, listen_type = encode_listening(song, sample_rate)
     files: dict[str, tuple[str, bytes, str]] = {
         "wav": ("output.wav", encode_wav(song, sample_rate), "audio/wav"),
+        "flac": ("song.flac", encode_flac(song, sample_rate), FLAC_TYPE),
+        "listen": (f"song.{ext}", listen, listen_type),
         "ds": ("song.ds", dumps_ds(plan.phrases).encode(), "application/json"),
         "display": ("display.json", json.dumps(plan.display).encode(), "application/json"),
     }

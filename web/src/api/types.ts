@@ -70,9 +70,17 @@ export interface UploadUrl {
   expiresInS: number;
 }
 
-/** Short-lived signed URLs to a completed job's WAV and display data. */
+/** Short-lived signed URLs to a completed job's files; all but the WAV only when the job has them. */
 export interface OutputUrls {
+  /** The WAV (16-bit PCM). */
   url: string;
+  /** The same PCM as lossless FLAC. */
+  flacUrl?: string | null;
+  /** A compressed file to listen to (MP3), and its content type. */
+  listenUrl?: string | null;
+  listenType?: string | null;
+  /** The sung phrases as an openvpi .ds file. */
+  dsUrl?: string | null;
   displayUrl: string | null;
   expiresInS: number;
 }

@@ -1,9 +1,10 @@
 /** The selected job: play it, download it, and see the song as sung. */
-import { useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { ApiClient } from '../api/client';
 import { describeJobError } from '../api/errors';
 import type { Job } from '../api/types';
 import { useResult } from '../hooks/useResult';
+import type { Download } from '../lib/downloads';
 import { formatSeconds } from '../lib/jobs';
 import { SongView } from './SongView';
 
@@ -19,6 +20,9 @@ export function ResultView({ client, job }: { client: ApiClient; job: Job }) {
   const ready = job.status === 'completed';
   const { result, problem } = useResult(client, ready ? job.id : null);
   const audio = useRef<HTMLAudioElement>(null);
+  // The compressed file failed to load or decode: play the WAV instead.
+  const [playFailed, setPlayFailed] = useState(false);
+  useEffect(() => setPlayFailed(false), [result]);
 
   return (
     <section className="card result" aria-labelledby="result-title" data-job-id={job.id}>
@@ -37,10 +41,15 @@ export function ResultView({ client, job }: { client: ApiClient; job: Job }) {
       {result && (
         <>
           <div className="player">
-            <audio ref={audio} controls preload="auto" src={result.audioUrl} aria-label="Play the sung song" />
-            <a className="button" href={result.audioUrl} download={`song-${job.id.slice(0, 8)}.wav`}>
-              Download WAV
-            </a>
+            <audio
+              ref={audio}
+              controls
+              preload="auto"
+              src={playFailed ? result.audioUrl : result.playUrl}
+              onError={() => setPlayFailed(true)}
+              aria-label="Play the sung song"
+            />
+            <DownloadLinks downloads={result.downloads} />
           </div>
           {result.display ? (
             <SongView display={result.display} peaks={result.peaks} audioSeconds={result.wav?.duration ?? null} audioRef={audio} />
@@ -50,5 +59,18 @@ export function ResultView({ client, job }: { client: ApiClient; job: Job }) {
         </>
       )}
     </section>
+  );
+}
+
+/** Download links, WAV first: each saves under the job's name with its own extension. */
+export function DownloadLinks({ downloads }: { downloads: Download[] }) {
+  return (
+    <nav className="downloads" aria-label="Downloads">
+      {downloads.map((d) => (
+        <a key={d.kind} className="button" href={d.href} download={d.filename} data-kind={d.kind}>
+          Download {d.label}
+        </a>
+      ))}
+    </nav>
   );
 }

@@ -3,11 +3,16 @@ import { useEffect, useState } from 'react';
 import type { ApiClient } from '../api/client';
 import { describeError } from '../api/errors';
 import type { Display } from '../api/types';
+import { downloadBase, downloadLinks, playSource, type Download } from '../lib/downloads';
 import { parseWav, peaks, type WavInfo } from '../lib/wav';
 
 export interface Result {
-  /** What the <audio> element and the download link use: a blob URL, or the signed URL itself. */
+  /** The WAV: a blob URL, or the signed URL itself. */
   audioUrl: string;
+  /** What the <audio> element plays: the compressed file when there is one the browser plays, else the WAV. */
+  playUrl: string;
+  /** WAV, FLAC, the compressed file and the .ds, each when the job has it. */
+  downloads: Download[];
   display: Display | null;
   wav: WavInfo | null;
   /** [min, max] per bucket, or null when the bytes could not be fetched (e.g. no CORS). */
@@ -15,6 +20,11 @@ export interface Result {
 }
 
 const PEAKS_PER_SECOND = 45;
+
+/** Whether this browser can play a content type ('' when it cannot, or outside a browser). */
+function browserCanPlay(type: string): string {
+  return typeof document === 'undefined' ? '' : document.createElement('audio').canPlayType(type);
+}
 
 export function useResult(client: ApiClient, jobId: string | null): { result: Result | null; problem: string | null } {
   const [result, setResult] = useState<Result | null>(null);
@@ -45,7 +55,9 @@ export function useResult(client: ApiClient, jobId: string | null): { result: Re
       } catch {
         // Bytes unavailable to scripts (storage without CORS): play from the signed URL, no waveform.
       }
-      if (current) setResult({ audioUrl, display, wav, peaks: bars });
+      const playUrl = playSource(urls, audioUrl, browserCanPlay);
+      const downloads = downloadLinks(urls, audioUrl, downloadBase(jobId));
+      if (current) setResult({ audioUrl, playUrl, downloads, display, wav, peaks: bars });
     })().catch((e: unknown) => current && setProblem(describeError(e)));
     return () => {
       current = false;
