@@ -7,6 +7,7 @@ import json
 import os
 import sys
 
+from taskkit import dead_letters
 from taskkit.errors import ConfigError
 from taskkit.logging import configure_logging
 from taskkit.settings import Settings
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--app", help="the Kit, as package.module:attribute")
     sweep.set_defaults(fn=cmd_sweep)
+    dead_letters.add_parser(sub)
     return parser
 
 
