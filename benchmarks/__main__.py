@@ -14,6 +14,7 @@ BENCHES = {
     "hardening": "benchmarks.bench_hardening",
     "chain": "benchmarks.bench_chain",
     "scores": "benchmarks.bench_scores",
+    "soak": "benchmarks.bench_soak",
 }
 
 

@@ -29,15 +29,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     supervisor = Supervisor(
         _app_ref(args), settings=settings, workers=args.workers, host=args.host, port=args.port, web_ref=web or None
     )
-    supervisor.run()
-    return 0
+    signum = supervisor.run()
+    # Stopped by a signal: the shell convention 128 + signal number (the workers are stopped by now).
+    return 128 + signum if signum is not None else 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from taskkit.lifecycle import supervisor_pid_from
     from taskkit.worker import serve_worker
 
     kit = load_kit(_app_ref(args))
-    serve_worker(kit, host=args.host, port=args.port)
+    # Set by the embedded stack's supervisor: the worker exits when that process is gone.
+    serve_worker(kit, host=args.host, port=args.port, supervisor_pid=supervisor_pid_from(os.environ))
     return 0
 
 

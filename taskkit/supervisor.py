@@ -3,7 +3,9 @@
 The supervising process runs the local push dispatcher and the web app (the application's API and
 SPA if configured, plus the routes serving local signed URLs) and imports no task code; each worker
 is a separate `python -m taskkit worker` process with concurrency 1, so a long task never stalls the
-API and a killed worker takes nothing else with it. Dead workers are restarted.
+API and a killed worker takes nothing else with it. Dead workers are restarted, after the supervisor
+has released the leases they held. Stopping the supervisor in any way stops its workers
+(taskkit/lifecycle.py; docs/push-contract.md, "Stopping the embedded stack").
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from taskkit.backends.local.dispatcher import LocalDispatcher, Subscription
 from taskkit.backends.local.keys import signing_key
 from taskkit.cpus import cpu_quota
 from taskkit.errors import ConfigError
+from taskkit.lifecycle import SUPERVISOR_PID_VARIABLE, StopSignal, StopSignals, release_owner_leases, stop_processes
 from taskkit.logging import scrub_access_log
 from taskkit.settings import Settings
 from taskkit.worker import DEAD_LETTER_PATH, PUSH_PATH
@@ -112,28 +115,48 @@ class WorkerProcess:
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started_at: float = field(default=0.0)
+    # The lease owner id of the current process (TASKKIT_OWNER), fresh for every start: after a restart
+    # the dead process's leases (old owner) can be told apart from the new process's own.
+    owner: str = ""
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
     def start(self) -> None:
         cmd = [sys.executable, "-m", "taskkit", "worker", "--app", self.app_ref, "--port", str(self.port)]
-        self.process = subprocess.Popen(cmd, env=self.env)
+        self.owner = f"{socket.gethostname()}-{os.getpid()}-w{self.index}-{secrets.token_hex(4)}"
+        env = self.env | {"TASKKIT_OWNER": self.owner, SUPERVISOR_PID_VARIABLE: str(os.getpid())}
+        self.process = subprocess.Popen(cmd, env=env)
         self.started_at = time.monotonic()
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        """SIGTERM, then SIGKILL after `timeout_s`."""
+        if self.process is not None:
+            stop_processes([self.process], timeout_s)
+
+
+class StackServer(uvicorn.Server):
+    """uvicorn, telling the supervisor as soon as a signal asks it to exit.
+
+    Why: on Ctrl-C the terminal signals the whole process group, workers included; they exit while
+    uvicorn still drains here, and the supervisor must not mistake that for a crash and restart them.
+    """
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self.on_exit()
+        super().handle_exit(sig, frame)
 
 
 class Supervisor:
@@ -148,6 +171,7 @@ class Supervisor:
         host: str = "127.0.0.1",
         port: int = 8000,
         web_ref: str | None = None,
+        worker_grace_s: float = 10.0,
     ) -> None:
         if settings.backend != "local":
             raise ConfigError("the embedded stack runs the local backend family (TASKKIT_BACKEND=local)")
@@ -173,7 +197,13 @@ class Supervisor:
         self.host, self.port, self.worker_count = host, port, workers
         self.workers: list[WorkerProcess] = []
         self.dispatcher: LocalDispatcher | None = None
+        # How long stopping workers get between SIGTERM (they release their leases) and SIGKILL.
+        self.worker_grace_s = worker_grace_s
         self._stop = threading.Event()
+        # Held while a worker is restarted and while stopping begins, so no worker starts after stop().
+        self._lock = threading.Lock()
+        # Where the supervisor releases the leases of workers that died; set by run() (or by the caller).
+        self.kit: Kit | None = None
 
     def worker_env(self, index: int) -> dict[str, str]:
         """Environment of worker `index`: the same settings, and its share of the CPUs."""
@@ -199,8 +229,11 @@ class Supervisor:
         """
         for index in range(self.worker_count):
             worker = WorkerProcess(index, free_port(), self.worker_env(index), self.app_ref)
-            worker.start()
-            self.workers.append(worker)
+            with self._lock:
+                if self._stop.is_set():
+                    return
+                worker.start()
+                self.workers.append(worker)
         for worker in self.workers:
             wait_until_healthy(worker.url + "/healthz", alive=worker.alive)
         topics = list(httpx.get(self.workers[0].url + "/healthz", timeout=10).json()["topics"])
@@ -210,14 +243,46 @@ class Supervisor:
         threading.Thread(target=self._watch_workers, name="taskkit-supervise", daemon=True).start()
 
     def _watch_workers(self) -> None:
+        # This thread lives as long as the supervisor on purpose: the workers it restarts have it as
+        # their parent for PR_SET_PDEATHSIG, which fires when the forking *thread* exits.
         while not self._stop.wait(0.5):
             for worker in self.workers:
-                if not worker.alive() and not self._stop.is_set():
-                    code = worker.process.returncode if worker.process else None
-                    log.warning("worker.exited", index=worker.index, code=code, restarts=worker.restarts)
-                    time.sleep(min(5.0, 0.2 * 2**worker.restarts))
-                    worker.restarts += 1
-                    worker.start()
+                if worker.alive() or self._stop.is_set():
+                    continue
+                try:
+                    self._restart(worker)
+                except Exception:  # keep watching the other workers; this one is retried next round
+                    log.exception("worker.restart_failed", index=worker.index)
+
+    def _restart(self, worker: WorkerProcess) -> None:
+        """Release a dead worker's leases, then start it again (with backoff if it keeps dying)."""
+        code = worker.process.returncode if worker.process else None
+        log.warning("worker.exited", index=worker.index, code=code, restarts=worker.restarts)
+        self.release_leases(worker, reason=f"worker {worker.index} exited (code {code})")
+        if self._stop.wait(min(5.0, 0.2 * 2**worker.restarts)):
+            return
+        with self._lock:
+            if self._stop.is_set():
+                return
+            worker.restarts += 1
+            worker.start()
+
+    def release_leases(self, worker: WorkerProcess, *, reason: str) -> list[str]:
+        """Release the leases a dead worker process held, so their redelivery runs at once.
+
+        Only for a process known to be gone (its owner id is never reused). A failure is logged: the
+        leases then expire after their TTL as they would have without this.
+        """
+        if self.kit is None or not worker.owner:
+            return []
+        try:
+            released = release_owner_leases(self.kit.documents, worker.owner, reason=reason)
+        except Exception:
+            log.exception("worker.lease_release_failed", index=worker.index, owner=worker.owner)
+            return []
+        if released:
+            log.info("worker.leases_released", index=worker.index, owner=worker.owner, task_ids=released)
+        return released
 
     def web_app(self, kit: Kit) -> FastAPI:
         """The supervising process's app: the configured web app (if any) plus local blob URLs."""
@@ -231,7 +296,12 @@ class Supervisor:
 
             @app.get("/healthz")
             def healthz() -> dict[str, Any]:
-                return {"ok": True, "workers": [w.alive() for w in self.workers]}
+                return {
+                    "ok": True,
+                    "workers": [w.alive() for w in self.workers],
+                    "worker_pids": [w.pid for w in self.workers],
+                    "worker_restarts": [w.restarts for w in self.workers],
+                }
 
         blobs = kit.blobs
         serves_blobs = any(getattr(r, "path", "").startswith("/_blobs/") for r in app.routes)
@@ -239,26 +309,46 @@ class Supervisor:
             app.include_router(create_blob_router(blobs))
         return app
 
+    def begin_stop(self) -> None:
+        """Stop restarting workers (they may be exiting because the same signal reached them)."""
+        with self._lock:
+            self._stop.set()
+
     def stop(self) -> None:
-        """Stop dispatching, then the workers (SIGTERM, then SIGKILL after 10 s)."""
-        self._stop.set()
+        """Stop dispatching, then all workers at once: SIGTERM, then SIGKILL after the grace period.
+
+        A worker that had to be killed could not release its leases itself: the supervisor does.
+        """
+        self.begin_stop()
         if self.dispatcher is not None:
             self.dispatcher.stop()
-        for worker in self.workers:
-            worker.stop()
+        processes = {w.process: w for w in self.workers if w.process is not None}
+        for process in stop_processes(processes, self.worker_grace_s):
+            worker = processes[process]
+            self.release_leases(worker, reason=f"worker {worker.index} killed after {self.worker_grace_s:g} s")
+        log.info("stack.stopped", workers=len(processes))
 
-    def run(self) -> None:
-        """Run until SIGINT/SIGTERM (blocking)."""
-        kit = Kit("embedded", settings=self.settings)
-        self.start_workers()
-        try:
-            config = uvicorn.Config(self.web_app(kit), host=self.host, port=self.port, log_config=None)
-            scrub_access_log()
-            log.info("stack.ready", url=f"http://{self.host}:{self.port}", workers=self.worker_count)
-            uvicorn.Server(config).run()
-        finally:
-            self.stop()
-            kit.close()
+    def run(self) -> int | None:
+        """Run until SIGINT/SIGTERM/SIGHUP (blocking); always stops the workers before returning.
+
+        Returns the number of the signal that stopped the stack, or None if uvicorn exited by itself.
+        """
+        kit = self.kit = Kit("embedded", settings=self.settings)
+        signals = StopSignals()
+        with signals.installed():
+            try:
+                self.start_workers()
+                config = uvicorn.Config(self.web_app(kit), host=self.host, port=self.port, log_config=None)
+                scrub_access_log()
+                log.info("stack.ready", url=f"http://{self.host}:{self.port}", workers=self.worker_count)
+                StackServer(config, on_exit=self.begin_stop).run()
+            except StopSignal as e:
+                log.info("stack.stopping", signal=e.signum)
+            finally:
+                signals.begin_stop()
+                self.stop()
+                kit.close()
+        return signals.signum
 
 
 def wait_until_healthy(url: str, *, alive: Callable[[], bool], timeout_s: float = 60.0) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,6 +26,7 @@ from taskkit.app import Kit
 from taskkit.backends.local.dispatcher import WORKER_SECRET_HEADER
 from taskkit.errors import PushAuthError
 from taskkit.executor import Delivery, Executor
+from taskkit.lifecycle import OrphanGuard, set_parent_death_signal
 from taskkit.logging import bind_request_trace
 from taskkit.outcome import Answer, http_status
 
@@ -236,9 +238,33 @@ class WorkerServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def serve_worker(kit: Kit, *, host: str, port: int) -> None:
-    """Serve the worker app until SIGTERM/SIGINT (blocking)."""
+GRACEFUL_SHUTDOWN_S = 8  # uvicorn's drain; Cloud Run kills 10 s after SIGTERM, the supervisor too
+
+
+def serve_worker(kit: Kit, *, host: str, port: int, supervisor_pid: int | None = None) -> None:
+    """Serve the worker app until SIGTERM/SIGINT (blocking).
+
+    With `supervisor_pid` (a worker of the embedded stack), the worker also exits when that process is
+    gone: the kernel sends it SIGTERM (Linux PR_SET_PDEATHSIG) and an OrphanGuard polling the parent pid
+    does the same everywhere, then exits hard if the graceful shutdown has not finished in time.
+    """
     executor = Executor(kit)
     app = create_worker_app(kit, executor)
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=8)
-    WorkerServer(config, executor).run()
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S
+    )
+    guard: OrphanGuard | None = None
+    if supervisor_pid is not None:
+        set_parent_death_signal(signal.SIGTERM)
+        # SIGTERM to itself takes the usual path: stop taking deliveries, release leases, drain.
+        guard = OrphanGuard(
+            supervisor_pid,
+            lambda: os.kill(os.getpid(), signal.SIGTERM),
+            exit_after_s=GRACEFUL_SHUTDOWN_S + kit.settings.grace_s,
+        )
+        guard.start()
+    try:
+        WorkerServer(config, executor).run()
+    finally:
+        if guard is not None:
+            guard.stop()
