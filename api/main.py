@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.edge import EdgeGuard
-from api.routes import auth, events, jobs, me, uploads, voices
+from api.routes import admin, auth, events, jobs, me, uploads, voices
 from api.schemas import Problem
 from api.tokens import EventTickets, build_verifier
 from singer_tasks.errors import SingerError
@@ -69,7 +69,7 @@ def create_app(app_kit: Kit | None = None, settings: SingerSettings | None = Non
 
         if isinstance(app_kit.blobs, LocalBlobStore):
             app.include_router(create_blob_router(app_kit.blobs))
-    for module in (uploads, jobs, me, events, voices):
+    for module in (uploads, jobs, me, events, voices, admin):
         app.include_router(module.router)
     if WEB_DIST.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIST, html=True), name="spa")

@@ -8,11 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from singer_tasks.errors import SingerError
-from singer_tasks.jobs import model
+from singer_tasks.jobs import ledger, model
+from singer_tasks.jobs.ledger import LedgerKind
 from singer_tasks.jobs.model import Credits, Expression, JobStage, JobStatus, Progress, RenderType
 
 __all__ = [
+    "CreditGrant",
+    "CreditGrantResult",
     "Credits",
+    "CreditsPage",
     "Expression",
     "Job",
     "JobCreate",
@@ -20,6 +24,8 @@ __all__ = [
     "JobPage",
     "JobStage",
     "JobStatus",
+    "LedgerEntry",
+    "LedgerKind",
     "LocalSignIn",
     "Me",
     "OutputUrls",
@@ -210,6 +216,60 @@ class Me(CamelModel):
     in_flight: int
     plan: str
     costs: dict[str, int]
+
+
+class LedgerEntry(CamelModel):
+    """One change of the caller's credits (see singer_tasks/jobs/ledger.py): `amount` is the change of
+    the available credits; reserve, release and refund move the reservations, the others the balance."""
+
+    id: str
+    kind: LedgerKind
+    amount: int
+    balance_after: int
+    reserved_after: int
+    seq: int = Field(description="The entry's number in the user's ledger (1, 2, ...); page with `before`.")
+    job_id: str | None = None
+    reason: str | None = None
+    actor: str
+    at: float
+
+    @classmethod
+    def from_entry(cls, entry: ledger.LedgerEntry) -> LedgerEntry:
+        """The API's view of a stored entry."""
+        return cls.model_validate(entry.model_dump())
+
+
+class CreditsPage(CamelModel):
+    """The caller's balance and one page of their ledger, newest first."""
+
+    balance: int
+    reserved: int
+    available: int
+    plan: str
+    entries: list[LedgerEntry]
+    next_before: int | None = Field(description="Pass as `before` for the next page; null on the last page.")
+
+
+class CreditGrant(CamelModel):
+    """An operator's grant (a negative amount debits)."""
+
+    amount: int = Field(description="Credits to add (negative: to take away); not zero.")
+    reason: str = Field(min_length=1, max_length=500)
+    request_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_\-]{1,64}$",
+        description="An idempotency key: the same request id grants once.",
+    )
+
+
+class CreditGrantResult(CamelModel):
+    """The user's balance after a grant, and its ledger entry (`created` false for a repeated request id)."""
+
+    uid: str
+    balance: int
+    reserved: int
+    entry: LedgerEntry
+    created: bool
 
 
 class Problem(BaseModel):

@@ -32,11 +32,13 @@ class Unauthenticated(TaskkitError):
 
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated user: the uid, whether the email is verified, and the sign-in provider."""
+    """An authenticated user: the uid, whether the email is verified, the sign-in provider, and whether
+    the token carries the custom claim `admin: true` (Firebase custom claims; never on local tokens)."""
 
     uid: str
     email_verified: bool = False
     provider: str | None = None
+    admin: bool = False
 
 
 class Verifier(Protocol):
@@ -142,8 +144,10 @@ def build_verifier(kit: Kit) -> tuple[Verifier, LocalTokens | None]:
 
 
 def caller_from_claims(uid: str, claims: dict[str, object]) -> Caller:
-    """A Caller from a Firebase ID token's claims (`email_verified`, `firebase.sign_in_provider`)."""
+    """A Caller from a Firebase ID token's claims (`email_verified`, `firebase.sign_in_provider`, and the
+    custom claim `admin`)."""
     firebase = claims.get("firebase")
     provider = firebase.get("sign_in_provider") if isinstance(firebase, dict) else None
     verified = claims.get("email_verified") is True
-    return Caller(uid, email_verified=verified, provider=str(provider) if provider else None)
+    admin = claims.get("admin") is True
+    return Caller(uid, email_verified=verified, provider=str(provider) if provider else None, admin=admin)

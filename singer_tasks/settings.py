@@ -8,6 +8,7 @@ API factory, the task module, the CLI) call `get_settings()`.
 from __future__ import annotations
 
 import functools
+import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -46,6 +47,12 @@ class SingerSettings(BaseSettings):
     preview_seconds_per_credit: float = Field(30.0, gt=0)
     stale_pending_s: float = Field(300.0, gt=0)
     signed_url_expiry_s: int = Field(900, gt=0)
+    # plans: each plan's monthly allowance, the balance topped up to it once a month (JSON in the
+    # environment: SINGER_PLAN_ALLOWANCES='{"free": 300, "pro": 3000}')
+    plan_allowances: Annotated[dict[str, int], NoDecode] = Field(default_factory=lambda: {"free": 300, "pro": 3000})
+    # operators allowed the admin routes on the local family (comma-separated in the environment); on the
+    # gcp family the caller's token must carry the custom claim `admin: true`
+    admin_uids: Annotated[tuple[str, ...], NoDecode] = ()
     # scores
     max_upload_bytes: int = Field(2_000_000, gt=0)
     max_xml_bytes: int = Field(30_000_000, gt=0)
@@ -78,7 +85,14 @@ class SingerSettings(BaseSettings):
     voice_cache_dir: Path = Path("var/voices")
     phonemes_dir: Path = REPOSITORY / "phonemes"
 
-    @field_validator("trusted_sign_in_providers", mode="before")
+    @field_validator("plan_allowances", mode="before")
+    @classmethod
+    def _allowances(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value)
+        return value
+
+    @field_validator("trusted_sign_in_providers", "admin_uids", mode="before")
     @classmethod
     def _providers(cls, value: object) -> object:
         if isinstance(value, str):

@@ -40,6 +40,7 @@ __all__ = [
     "JobStatus",
     "Progress",
     "RenderType",
+    "StoredModel",
     "User",
     "job_path",
     "upload_key",
@@ -198,6 +199,10 @@ class User(StoredModel):
     in_flight: int = 0
     plan: str = "free"
     created_at: float | None = None
+    # the `seq` of the user's last ledger entry (singer_tasks/jobs/ledger.py)
+    ledger_seq: int = 0
+    # the month (YYYY-MM) of the last monthly refill (singer_tasks/jobs/plans.py)
+    refilled_for: str | None = None
 
     @property
     def available(self) -> int:

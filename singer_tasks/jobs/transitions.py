@@ -3,7 +3,10 @@
 Torch-free; the API and the render task both use it. Every transition is one transaction that reads
 the job first and moves it only from the states it may leave, so each happens at most once whatever
 the redeliveries: reserve (job created), start, progress, complete (charge the real cost, release
-the rest), fail or cancel (refund everything).
+the rest), fail or cancel (refund everything). Each change of a balance or reservation also creates
+its ledger entry (`ledger.py`) in the same transaction, under an id derived from the job
+(`{jobId}:reserve`, `{jobId}:charge`, `{jobId}:release`, `{jobId}:refund`); a new user's starting
+credits are the entry `signup`.
 
 `users/{uid}`: credits (the balance), reserved (held by jobs in flight), inFlight, plan.
 `jobs/{jobId}`: see docs/architecture.md, "Documents", and `singer_tasks.jobs.model.Job`.
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from singer_tasks.errors import InsufficientCredits, JobNotFound, JobStateError, TooManyJobs
+from singer_tasks.jobs.ledger import SYSTEM, LedgerKind, job_entry_id, post, user_fields
 from singer_tasks.jobs.model import (
     IN_FLIGHT,
     JOBS,
@@ -35,6 +39,7 @@ from singer_tasks.jobs.model import (
     job_path,
     user_path,
 )
+from singer_tasks.jobs.plans import month_of
 from singer_tasks.settings import SingerSettings
 from taskkit.backends.base import DocumentStore, Transaction
 from taskkit.mutex import document_mutex
@@ -71,10 +76,41 @@ def new_user(uid: str, settings: SingerSettings, now: float) -> User:
     return User(uid=uid, credits=settings.default_credits, reserved=0, in_flight=0, plan="free", created_at=now)
 
 
+SIGNUP_ENTRY = "signup"
+
+
+def _open_account(tx: Transaction, uid: str, settings: SingerSettings, now: float) -> User:
+    """A new user whose starting credits are the ledger entry `signup` (written in `tx`); the caller
+    writes the user document. Their first month counts as refilled."""
+    blank = new_user(uid, settings, now).model_copy(update={"credits": 0, "refilled_for": month_of(now)})
+    user, _ = post(
+        tx,
+        blank,
+        LedgerKind.GRANT,
+        settings.default_credits,
+        entry_id=SIGNUP_ENTRY,
+        actor=SYSTEM,
+        reason="starting credits",
+        now=now,
+    )
+    return user
+
+
 def ensure_user(store: DocumentStore, uid: str, settings: SingerSettings) -> User:
     """The user, created with the starting balance on first sight."""
-    store.create(user_path(uid), new_user(uid, settings, time.time()).to_document())
-    return User.from_document(uid, store.get(user_path(uid)) or {})
+    data = store.get(user_path(uid))
+    if data is not None:
+        return User.from_document(uid, data)
+
+    def open_account(tx: Transaction) -> User:
+        found = tx.get(user_path(uid))
+        if found is not None:
+            return User.from_document(uid, found)
+        user = _open_account(tx, uid, settings, time.time())
+        tx.set(user_path(uid), user.to_document())
+        return user
+
+    return store.transaction(open_account)
 
 
 def _read_job(tx: Transaction, job_id: str) -> Job | None:
@@ -105,7 +141,7 @@ def create_job(store: DocumentStore, request: JobRequest, settings: SingerSettin
     def reserve_and_write(tx: Transaction) -> Job:
         now = time.time()
         data = tx.get(user_path(request.uid))
-        user = new_user(request.uid, settings, now) if data is None else User.from_document(request.uid, data)
+        user = User.from_document(request.uid, data) if data is not None else new_user(request.uid, settings, now)
         if user.in_flight >= settings.max_jobs_in_flight:
             raise TooManyJobs(
                 f"you already have {user.in_flight} jobs in progress (the limit is "
@@ -132,7 +168,19 @@ def create_job(store: DocumentStore, request: JobRequest, settings: SingerSettin
             updated_at=now,
         )
         tx.create(job_path(job_id), job.to_document())
-        user = user.model_copy(update={"reserved": user.reserved + reserve, "in_flight": user.in_flight + 1})
+        if data is None:
+            user = _open_account(tx, request.uid, settings, now)
+        user, _ = post(
+            tx,
+            user,
+            LedgerKind.RESERVE,
+            -reserve,
+            entry_id=job_entry_id(job_id, LedgerKind.RESERVE),
+            actor=request.uid,
+            job_id=job_id,
+            now=now,
+        )
+        user = user.model_copy(update={"in_flight": user.in_flight + 1})
         tx.set(user_path(request.uid), user.to_document())
         return job
 
@@ -141,22 +189,32 @@ def create_job(store: DocumentStore, request: JobRequest, settings: SingerSettin
         return store.transaction(reserve_and_write)
 
 
-def _release(tx: Transaction, job: Job, *, charged: int) -> dict[str, Any]:
-    """Move the job's reservation out of the user's ledger, charging `charged` of it; returns the
-    job's new `credits` field (the user's document is updated in the same transaction)."""
+def _release(tx: Transaction, job: Job, *, charged: int | None, actor: str) -> dict[str, Any]:
+    """Move the job's reservation out of the user's balance sheet: with `charged` (completion) the
+    entries `{jobId}:charge` and `{jobId}:release`, without (failure, cancellation) `{jobId}:refund`.
+    Returns the job's new `credits` field (the user's document is updated in the same transaction)."""
     reserved = job.credits.reserved
     path = user_path(job.user_id)
     data = tx.get(path)
     if data is not None:
         user = User.from_document(job.user_id, data)
-        tx.update(
-            path,
-            {
-                "credits": user.credits - charged,
-                "reserved": max(0, user.reserved - reserved),
-                "inFlight": max(0, user.in_flight - 1),
-            },
-        )
+        now = time.time()
+        if charged is not None:
+            user, _ = post(
+                tx,
+                user,
+                LedgerKind.CHARGE,
+                -charged,
+                entry_id=job_entry_id(job.id, LedgerKind.CHARGE),
+                actor=actor,
+                job_id=job.id,
+                now=now,
+            )
+        kind = LedgerKind.REFUND if charged is None else LedgerKind.RELEASE
+        hold = user.reserved - max(0, user.reserved - reserved)  # never below zero
+        user, _ = post(tx, user, kind, hold, entry_id=job_entry_id(job.id, kind), actor=actor, job_id=job.id, now=now)
+        tx.update(path, {**user_fields(user), "inFlight": max(0, user.in_flight - 1)})
+    charged = charged or 0
     return Credits(reserved=reserved, charged=charged, refunded=reserved - charged).to_document()
 
 
@@ -200,7 +258,7 @@ def complete_job(
         if job is None or job.status is not JobStatus.PROCESSING:
             return False
         charged = min(job.credits.reserved, settings.cost(seconds, job.render_type))
-        credits = _release(tx, job, charged=charged)
+        credits = _release(tx, job, charged=charged, actor=SYSTEM)
         now = time.time()
         tx.update(
             job_path(job_id),
@@ -228,7 +286,7 @@ def fail_job(transact: Transact[bool], job_id: str, *, code: str, message: str) 
         job = _read_job(tx, job_id)
         if job is None or job.status.terminal:
             return False
-        credits = _release(tx, job, charged=0)
+        credits = _release(tx, job, charged=None, actor=SYSTEM)
         now = time.time()
         fields = {
             "status": JobStatus.FAILED.value,
@@ -252,7 +310,7 @@ def cancel_job(store: DocumentStore, job_id: str, uid: str) -> Job:
             raise JobNotFound(f"no job {job_id}")
         if job.status is not JobStatus.PENDING:
             raise JobStateError(f"only a pending job can be cancelled; this one is {job.status}")
-        credits = _release(tx, job, charged=0)
+        credits = _release(tx, job, charged=None, actor=uid)
         now = time.time()
         fields = {"status": JobStatus.CANCELLED.value, "credits": credits, "updatedAt": now, "finishedAt": now}
         tx.update(job_path(job_id), fields)

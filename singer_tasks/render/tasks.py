@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 
+import singer_tasks.jobs.refill  # noqa: F401 - registers the monthly refill reconciler on the kit
 import taskkit
 from singer_tasks.errors import SingerError
 from singer_tasks.jobs import transitions as jobs

@@ -46,12 +46,13 @@ def test_firestore_rules_never_let_a_client_write() -> None:
 def test_firestore_rules_reads_are_owner_only() -> None:
     text = _rules("firestore.rules")
     reads = [(ops, cond) for ops, cond in _allows(text) if ops & {"read", "get", "list"} and cond != "false"]
-    assert len(reads) == 2
+    assert len(reads) == 3  # the user document, her ledger entries, her jobs
     conditions = {cond for _, cond in reads}
     assert "signedIn() && request.auth.uid == uid" in conditions
     assert "signedIn() && resource.data.userId == request.auth.uid" in conditions
     assert re.search(r"match /users/\{uid\} \{\s*allow get: if signedIn\(\) && request.auth.uid == uid;", text)
     assert re.search(r"match /jobs/\{jobId\} \{\s*allow read: if signedIn\(\) && resource.data.userId", text)
+    assert re.search(r"match /ledger/\{entryId\} \{\s*allow read: if signedIn\(\) && request.auth.uid == uid;", text)
     assert "taskkit" not in text.split("match /{document=**}")[0], "no rule may open a taskkit_* collection"
 
 
