@@ -45,11 +45,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from singer_tasks.errors import VoiceConfigError, VoiceNotFound
 from singer_tasks.settings import get_settings
 from singer_tasks.voices.bankinfo import BankInfo, is_voicebank, read_bank
+from singer_tasks.voices.files import read_mapping
 
 BUILTIN_VOICE = "builtin"
 KINDS = ("builtin", "diffsinger", "voicebank")
@@ -213,14 +212,7 @@ def _defaults(raw: dict[str, Any], path: Path) -> VoiceDefaults:
 
 def parse_manifest(path: Path) -> VoiceManifest:
     """Read and check one voice.yaml (files are checked when the voice loads)."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise VoiceConfigError(f"voice manifest {path} does not exist") from e
-    except yaml.YAMLError as e:
-        raise VoiceConfigError(f"voice manifest {path} is not valid YAML: {e}") from e
-    if not isinstance(raw, dict):
-        raise VoiceConfigError(f"voice manifest {path} must be a YAML mapping")
+    raw = read_mapping(path, "voice manifest")
     folder = path.parent
     kind = raw.get("kind", "diffsinger")
     if kind not in KINDS:

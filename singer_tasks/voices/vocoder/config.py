@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from singer_tasks.errors import VoiceConfigError
+from singer_tasks.voices.files import read_mapping
 from singer_tasks.voices.mel import MelConfig
 
 
@@ -70,14 +70,7 @@ class VocoderConfig:
     @classmethod
     def read(cls, path: Path) -> VocoderConfig:
         """Read config.json; raises VoiceConfigError naming the file."""
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as e:
-            raise VoiceConfigError(f"vocoder config {path} does not exist (it must lie beside model.ckpt)") from e
-        except json.JSONDecodeError as e:
-            raise VoiceConfigError(f"vocoder config {path} is not valid JSON: {e}") from e
-        if not isinstance(raw, dict):
-            raise VoiceConfigError(f"vocoder config {path} is not a JSON object")
+        raw = read_mapping(path, "vocoder config", hint="it must lie beside model.ckpt")
         try:
             return cls.from_dict(raw)
         except VoiceConfigError as e:

@@ -8,25 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch import nn
 
 from singer_tasks.errors import CheckpointError, VoiceConfigError
 from singer_tasks.voices.diffsinger.acoustic.config import AcousticConfig
 from singer_tasks.voices.diffsinger.acoustic.model import DiffSingerAcoustic
+from singer_tasks.voices.files import read_mapping
 
 
 def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
     """A YAML file that must hold a mapping (an experiment's config.yaml); errors name `what` and the file."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise VoiceConfigError(f"{what} {path} does not exist") from e
-    except yaml.YAMLError as e:
-        raise VoiceConfigError(f"{what} {path} is not valid YAML: {e}") from e
-    if not isinstance(raw, dict):
-        raise VoiceConfigError(f"{what} {path} is not a YAML mapping")
-    return raw
+    return read_mapping(path, what)
 
 
 def read_config(path: Path) -> AcousticConfig:
