@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from singer_tasks.phonemize.dictionary import ARPABET_VOWELS, PhonemeDictionary
 from singer_tasks.phonemize.g2p import word_phonemes
-from singer_tasks.phonemize.units import Syllable
+from singer_tasks.phonemize.units import Syllable, words_of
 from singer_tasks.score.model import Note
 
 _APOSTROPHES = str.maketrans({c: "'" for c in "\u2019\u2018\u02bc`\u00b4"})
@@ -83,7 +83,7 @@ def clean_lyric(text: str) -> list[str]:
 def english_syllables(notes: Sequence[Note], dictionary: PhonemeDictionary) -> list[Syllable | None]:
     """One entry per note: the Syllable it starts, or None when it continues the previous one."""
     out: list[Syllable | None] = [None] * len(notes)
-    for indices in _words(notes):
+    for indices in words_of(notes):
         text = " ".join(notes[i].lyric or "" for i in indices) if len(indices) == 1 else _joined(notes, indices)
         arpabet = [p for w in clean_lyric(text) for p in word_phonemes(w)]
         last_vowel: tuple[str, ...] = ()
@@ -109,21 +109,6 @@ def _alone(lyric: str, last_vowel: tuple[str, ...]) -> tuple[tuple[str, ...], ..
 def _joined(notes: Sequence[Note], indices: list[int]) -> str:
     # syllables of one word join without a space so the dictionary sees "jeannie", not "jean nie"
     return "".join((notes[i].lyric or "").strip().strip("-") for i in indices)
-
-
-def _words(notes: Sequence[Note]) -> list[list[int]]:
-    """Indices of syllable-bearing notes grouped into words by their syllabic marks."""
-    words: list[list[int]] = []
-    open_word = False
-    for i, note in enumerate(notes):
-        if note.melisma or note.lyric is None:
-            continue
-        if open_word and note.syllabic in ("middle", "end"):
-            words[-1].append(i)
-        else:
-            words.append([i])
-        open_word = note.syllabic in ("begin", "middle")
-    return words
 
 
 def split_syllables(phonemes: Sequence[str], notes: int) -> list[tuple[tuple[str, ...], ...] | None]:

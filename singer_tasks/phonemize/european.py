@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from singer_tasks.phonemize.dictionary import ARPABET_VOWELS, PhonemeDictionary
-from singer_tasks.phonemize.units import Syllable
+from singer_tasks.phonemize.units import Syllable, words_of
 from singer_tasks.score.model import Note
 
 __all__ = ["EUROPEAN", "european_syllables", "phonemize_word", "word_syllables"]
@@ -232,7 +232,7 @@ def european_syllables(notes: Sequence[Note], dictionary: PhonemeDictionary, lan
     None when it continues the previous one."""
     out: list[Syllable | None] = [None] * len(notes)
     last_vowel: tuple[str, ...] = ()
-    for indices in _words(notes):
+    for indices in words_of(notes):
         texts = [(notes[i].lyric or "").strip() for i in indices]
         for i, phonemes in zip(indices, word_syllables(lang, texts), strict=True):
             syllable = _split(phonemes, last_vowel)
@@ -260,21 +260,6 @@ def _split(
         k = voiced[-1]
         return tuple(phonemes[:k]), (phonemes[k],), tuple(phonemes[k + 1 :])
     return tuple(phonemes), last_vowel or ("ah",), ()
-
-
-def _words(notes: Sequence[Note]) -> list[list[int]]:
-    """Indices of syllable-bearing notes grouped into words by their syllabic marks."""
-    words: list[list[int]] = []
-    open_word = False
-    for i, note in enumerate(notes):
-        if note.melisma or note.lyric is None:
-            continue
-        if open_word and note.syllabic in ("middle", "end"):
-            words[-1].append(i)
-        else:
-            words.append([i])
-        open_word = note.syllabic in ("begin", "middle")
-    return words
 
 
 def _to_voice(parts: tuple[tuple[str, ...], ...], dictionary: PhonemeDictionary) -> Syllable:

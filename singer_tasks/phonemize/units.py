@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from singer_tasks.score.model import Note
 
 
 @dataclass(frozen=True)
@@ -22,3 +25,18 @@ class Syllable:
     def phonemes(self) -> tuple[str, ...]:
         """All phonemes in order."""
         return self.onset + self.nucleus + self.coda
+
+
+def words_of(notes: Sequence[Note]) -> list[list[int]]:
+    """Indices of syllable-bearing notes grouped into words by their syllabic marks."""
+    words: list[list[int]] = []
+    open_word = False
+    for i, note in enumerate(notes):
+        if note.melisma or note.lyric is None:
+            continue
+        if open_word and note.syllabic in ("middle", "end"):
+            words[-1].append(i)
+        else:
+            words.append([i])
+        open_word = note.syllabic in ("begin", "middle")
+    return words
