@@ -6,6 +6,8 @@ Runs on the backends the TASKKIT_* settings name (the service's `kit`), local or
   ledger entry naming the operator; the same request id grants once.
 - ``show UID [--limit N]``: balance, reserved, plan and the newest ledger entries.
 - ``refill UID``: this month's plan allowance, if not made yet (for users made before refills existed).
+- ``backfill [UID ...]``: the opening ledger entries of accounts made before the ledger (all of them
+  when no uid is named), so that their ledger replays to their balance.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from singer_tasks.jobs.ledger import AccountNotFound, LedgerEntry
 
-__all__ = ["add_parser", "cmd_grant", "cmd_refill", "cmd_show"]
+__all__ = ["add_parser", "cmd_backfill", "cmd_grant", "cmd_refill", "cmd_show"]
 
 
 def _actor() -> str:
@@ -90,6 +92,23 @@ def cmd_refill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Open the ledger of the named accounts, or of every account that has none; exit 2 for an unknown uid."""
+    from singer_tasks.jobs.ledger import accounts_without_ledger, open_ledger
+    from singer_tasks.kit import kit
+
+    uids = args.uid or accounts_without_ledger(kit.documents)
+    opened = 0
+    for uid in uids:
+        try:
+            opened += open_ledger(kit.documents, uid)
+        except AccountNotFound as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    print(f"opened the ledger of {opened} of {len(uids)} accounts")
+    return 0
+
+
 def add_parser(sub: Any) -> None:
     """Register `credits` (grant, show, refill) on the CLI's subparsers."""
     credits = sub.add_parser("credits", help="grant credits to a user, show a user's balance and ledger")
@@ -107,3 +126,6 @@ def add_parser(sub: Any) -> None:
     refill = actions.add_parser("refill", help="this month's plan allowance for one user, if not given yet")
     refill.add_argument("uid", help="the user's uid")
     refill.set_defaults(func=cmd_refill)
+    backfill = actions.add_parser("backfill", help="opening ledger entries for accounts made before the ledger")
+    backfill.add_argument("uid", nargs="*", help="the accounts to open (default: every account without a ledger)")
+    backfill.set_defaults(func=cmd_backfill)

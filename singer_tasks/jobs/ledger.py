@@ -12,11 +12,17 @@
 | refund | fail_job / cancel_job (`{jobId}:refund`) | +R | reserved -= R |
 | grant | the starting credits (`signup`), operators (`grant:{id}`) | +/-N | balance += N |
 | refill | the monthly allowance (`refill:{YYYY-MM}`) | +N | balance += N |
+| grant, reserve | an account made before the ledger (`opening:balance`, `opening:reserved`) | +B, -R | nothing |
 
 So the sum of the amounts is what the user has available, and `replay` rebuilds the balance and the
 reservations. Ids are deterministic where the transition is, and entries are created (never
 replaced), so a transaction retried after its commit cannot write a second one. `seq` numbers a
 user's entries 1, 2, 3... (the user document's `ledgerSeq` is the last): the API pages on it.
+
+An account made before the ledger existed has a balance and no entries. Its first posting (or
+`open_ledger`, which `python -m singer_tasks credits backfill` runs for every such account) first
+writes its opening entries, which record the balance and reservations it already had without moving
+them, so its ledger replays to its balance from then on.
 """
 
 from __future__ import annotations
@@ -44,11 +50,14 @@ __all__ = [
     "LedgerKind",
     "Posted",
     "Totals",
+    "accounts_without_ledger",
     "grant_credits",
     "job_entry_id",
     "ledger_collection",
     "ledger_path",
     "list_entries",
+    "open_ledger",
+    "opening_entries",
     "post",
     "read_user",
     "replay",
@@ -130,8 +139,10 @@ def post(
     """Apply `amount` to `user` as `kind` says and create its entry in `tx`.
 
     Returns the user as it is after the change (the caller writes the user document's fields, see
-    `user_fields`, in the same transaction) and the entry. Only writes: do every read before.
+    `user_fields`, in the same transaction) and the entry. Only writes: do every read before. A user
+    without entries who already holds credits gets their opening entries first (`opening_entries`).
     """
+    user = opening_entries(tx, user, now=now)
     if kind in HOLD_KINDS:
         changed = user.model_copy(update={"reserved": user.reserved - amount, "ledger_seq": user.ledger_seq + 1})
     else:
@@ -150,6 +161,55 @@ def post(
     )
     tx.create(ledger_path(user.uid, entry_id), entry.to_document())
     return changed, entry
+
+
+OPENING_BALANCE = "opening:balance"
+OPENING_RESERVED = "opening:reserved"
+
+
+def opening_entries(tx: Transaction, user: User, *, now: float | None = None) -> User:
+    """For an account made before the ledger (no entries, yet a balance or reservations): create the
+    entries that record what it holds, and return the user with its `ledger_seq` advanced past them.
+    Any other user is returned as it is. The caller writes `user_fields` of the result in `tx`."""
+    if user.ledger_seq != 0 or (user.credits == 0 and user.reserved == 0):
+        return user
+    at = time.time() if now is None else now
+    reason = "the balance the account had before the ledger"
+    seq = 0
+    for entry_id, kind, amount, reserved_after in (
+        (OPENING_BALANCE, LedgerKind.GRANT, user.credits, 0),
+        (OPENING_RESERVED, LedgerKind.RESERVE, -user.reserved, user.reserved),
+    ):
+        if amount == 0 and kind is LedgerKind.RESERVE:
+            continue
+        seq += 1
+        entry = LedgerEntry(
+            id=entry_id, kind=kind, amount=amount, balance_after=user.credits, reserved_after=reserved_after,
+            seq=seq, reason=reason, actor=SYSTEM, at=at,
+        )  # fmt: skip
+        tx.create(ledger_path(user.uid, entry_id), entry.to_document())
+    return user.model_copy(update={"ledger_seq": seq})
+
+
+def open_ledger(store: DocumentStore, uid: str) -> bool:
+    """Write the opening entries of an account made before the ledger; False if it needed none
+    (AccountNotFound for an unknown user). Idempotent: a second call finds the entries and does nothing."""
+
+    def write(tx: Transaction) -> bool:
+        user = read_user(tx, uid)
+        opened = opening_entries(tx, user)
+        if opened is user:
+            return False
+        tx.update(user_path(uid), user_fields(opened))
+        return True
+
+    return store.transaction(write)
+
+
+def accounts_without_ledger(store: DocumentStore) -> list[str]:
+    """Every uid whose document has no ledger yet (no `ledgerSeq`, or 0). One scan of the users
+    collection: a one-off migration, not a request path (Firestore cannot query for a missing field)."""
+    return [snap.id for snap in store.query(USERS) if not snap.data.get("ledgerSeq")]
 
 
 def user_fields(user: User) -> dict[str, Any]:

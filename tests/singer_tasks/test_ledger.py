@@ -208,3 +208,37 @@ def test_cli_grants_and_shows(env_kit: Kit, capsys: pytest.CaptureFixture[str]) 
     entry = next(e for e in entries(env_kit.documents) if e.id == "grant:t12")
     assert entry.actor.startswith("cli") and entry.amount == 25
     assert_adds_up(env_kit.documents)
+
+
+def pre_ledger_user(store: DocumentStore, uid: str, credits: int, reserved: int = 0, in_flight: int = 0) -> None:
+    """A user document as the service wrote it before the ledger existed (no `ledgerSeq`, no entries)."""
+    store.set(user_path(uid), {"credits": credits, "reserved": reserved, "inFlight": in_flight, "plan": "free"})
+
+
+def test_an_account_made_before_the_ledger_opens_it_at_its_first_change(store: DocumentStore) -> None:
+    pre_ledger_user(store, "ada", credits=70, reserved=20, in_flight=1)
+    job = jobs.create_job(store, request(), SETTINGS)
+    found = entries(store)
+    assert [e.id for e in reversed(found)] == ["opening:balance", "opening:reserved", f"{job.id}:reserve"]
+    assert (found[-1].balance_after, found[-2].reserved_after) == (70, 20)
+    assert_adds_up(store)
+    grant_credits(store, "ada", 5, reason="goodwill", actor="admin:op")
+    assert_adds_up(store)
+    assert len(entries(store)) == 4  # opened once
+
+
+def test_backfill_opens_every_account_without_a_ledger(env_kit: Kit, capsys: pytest.CaptureFixture[str]) -> None:
+    documents = env_kit.documents
+    pre_ledger_user(documents, "old1", credits=40)
+    pre_ledger_user(documents, "old2", credits=15, reserved=15, in_flight=1)
+    pre_ledger_user(documents, "broke", credits=0)  # nothing to record
+    jobs.ensure_user(documents, "new", SETTINGS)
+    assert main(["credits", "backfill"]) == 0
+    assert "opened the ledger of 2 of 3 accounts" in capsys.readouterr().out
+    for uid in ("old1", "old2", "new"):
+        assert_adds_up(documents, uid)
+    assert entries(documents, "broke") == []
+    assert main(["credits", "backfill", "old1"]) == 0
+    assert "opened the ledger of 0 of 1" in capsys.readouterr().out
+    assert len(entries(documents, "old1")) == 1
+    assert main(["credits", "backfill", "nobody"]) == 2
