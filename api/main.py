@@ -9,9 +9,11 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 
 from api.edge import EdgeGuard
-from api.routes import admin, auth, events, jobs, me, uploads, voices
+from api.logs import AccessLog, UnhandledErrors, quiet_server_access_log, service_context
+from api.routes import admin, auth, events, jobs, me, phrases, shares, uploads, voices
 from api.schemas import Problem
 from api.tokens import EventTickets, build_verifier
 from singer_tasks.errors import SingerError
@@ -39,17 +41,21 @@ def create_app(app_kit: Kit | None = None, settings: SingerSettings | None = Non
     app.state.verify_token, app.state.local_tokens = build_verifier(app_kit)
     ticket_secret = _ticket_secret(app_kit, service_settings)
     app.state.event_tickets = EventTickets(ticket_secret, service_settings.event_ticket_ttl_s)
-    # Outermost: authenticate and bound every body before anything reads it (api/edge.py).
+    # Innermost: an exception no handler took becomes a 500 Problem and one error report (api/logs.py).
+    app.add_middleware(UnhandledErrors, service=service_context(app_kit.settings.cloud_run_service))
+    # Authenticate and bound every body before anything reads it (api/edge.py).
     app.add_middleware(
         EdgeGuard,
         verify=lambda: app.state.verify_token,
         upload_limit=lambda: app.state.service_settings.max_upload_bytes,
     )
-    project = app_kit.settings.firebase_project_id or app_kit.settings.project
-    if app_kit.settings.backend == "gcp" and project:
-        # The SPA on Firebase Hosting (terraform's hosting_origins) calls the API from another origin.
-        origins = [f"https://{project}.web.app", f"https://{project}.firebaseapp.com"]
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["*"])
+    if origins := cors_origins(app_kit, service_settings):
+        app.add_middleware(
+            CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "PATCH", "DELETE"], allow_headers=["*"]
+        )
+    # Outermost: the request's trace on every line, one access line per request (api/logs.py).
+    app.add_middleware(AccessLog, project=app_kit.settings.project)
+    quiet_server_access_log()
 
     @app.exception_handler(SingerError)
     def singer_error(request: Request, error: SingerError) -> JSONResponse:
@@ -69,10 +75,14 @@ def create_app(app_kit: Kit | None = None, settings: SingerSettings | None = Non
 
         if isinstance(app_kit.blobs, LocalBlobStore):
             app.include_router(create_blob_router(app_kit.blobs))
-    for module in (uploads, jobs, me, events, voices, admin):
+    for module in (uploads, jobs, phrases, me, shares, events, voices, admin):
         app.include_router(module.router)
     if WEB_DIST.is_dir():
-        app.mount("/", StaticFiles(directory=WEB_DIST, html=True), name="spa")
+        app.include_router(shares.spa_router(WEB_DIST / "index.html"))  # deep links /s/{token}
+        # Only the SPA's own files are compressed: the API's answers are small JSON, its event stream
+        # must not be buffered, and audio does not compress.
+        spa = GZipMiddleware(StaticFiles(directory=WEB_DIST, html=True), minimum_size=1024)
+        app.mount("/", spa, name="spa")
     return app
 
 
@@ -91,6 +101,17 @@ def _backend_error(request: Request, error: BackendError) -> JSONResponse:
     else:
         problem, status = Problem(detail="internal error", code="internal"), 500
     return JSONResponse(problem.model_dump(), status_code=status)
+
+
+def cors_origins(app_kit: Kit, settings: SingerSettings) -> list[str]:
+    """Origins allowed to call the API from a browser: SINGER_CORS_ORIGINS (terraform passes the Hosting
+    origins and any custom domain), else the project's Firebase Hosting origins on the gcp family."""
+    if settings.cors_origins:
+        return list(settings.cors_origins)
+    project = app_kit.settings.firebase_project_id or app_kit.settings.project
+    if app_kit.settings.backend == "gcp" and project:
+        return [f"https://{project}.web.app", f"https://{project}.firebaseapp.com"]
+    return []
 
 
 def _ticket_secret(app_kit: Kit, settings: SingerSettings) -> bytes:

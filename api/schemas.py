@@ -10,7 +10,15 @@ from pydantic.alias_generators import to_camel
 from singer_tasks.errors import SingerError
 from singer_tasks.jobs import ledger, model
 from singer_tasks.jobs.ledger import LedgerKind
-from singer_tasks.jobs.model import Credits, Expression, JobStage, JobStatus, Progress, RenderType
+from singer_tasks.jobs.model import (
+    KEY_SHIFT_RANGE,
+    TEMPO_FACTOR_RANGE,
+    Credits,
+    Expression,
+    JobStage,
+    JobStatus,
+    RenderType,
+)
 
 __all__ = [
     "CreditGrant",
@@ -22,6 +30,7 @@ __all__ = [
     "JobCreate",
     "JobError",
     "JobPage",
+    "JobRename",
     "JobStage",
     "JobStatus",
     "LedgerEntry",
@@ -29,9 +38,15 @@ __all__ = [
     "LocalSignIn",
     "Me",
     "OutputUrls",
+    "PhraseList",
     "Problem",
     "Progress",
+    "ReadyPhrase",
     "RenderType",
+    "ScorePart",
+    "Share",
+    "ShareCreate",
+    "SharedSong",
     "Token",
     "Upload",
     "UploadUrl",
@@ -104,12 +119,24 @@ class UploadUrl(CamelModel):
     expires_in_s: int
 
 
+class ScorePart(CamelModel):
+    """A part of a score: its MusicXML id (what `JobCreate.part` takes), its name, whether it has lyrics."""
+
+    id: str
+    name: str
+    has_lyrics: bool
+
+
 class Upload(CamelModel):
-    """A stored score."""
+    """A stored score, with what a quick read of it found (a file that could not be read has its file
+    name for a title and no verses or parts: a job on it fails with the reason)."""
 
     score_id: str
-    filename: str
+    filename: str = Field(description="The user's own file name.")
     size: int
+    title: str = Field(description="The score's work or movement title, else the file name without extension.")
+    verses: list[str] = Field(description="The lyric line labels (JobCreate.verse takes one); [] when none.")
+    parts: list[ScorePart] = Field(description="The score's parts in order (JobCreate.part takes an id).")
 
 
 class JobCreate(CamelModel):
@@ -130,6 +157,48 @@ class JobCreate(CamelModel):
         max_length=64,
         description="One of the voice's speakers (GET /v1/voices); unset: the voice's default speaker.",
     )
+    title: str | None = Field(
+        default=None, min_length=1, max_length=200, description="The song's name; unset: the score's title."
+    )
+    key_shift: int = Field(
+        default=0, ge=KEY_SHIFT_RANGE[0], le=KEY_SHIFT_RANGE[1], description="Transpose by this many semitones."
+    )
+    tempo_factor: float = Field(
+        default=1.0,
+        ge=TEMPO_FACTOR_RANGE[0],
+        le=TEMPO_FACTOR_RANGE[1],
+        description="Sing this many times as fast as written (2.0: twice as fast, half as long).",
+    )
+    verse: str | None = Field(
+        default=None, min_length=1, max_length=64, description="A label of Upload.verses; unset: the first verse."
+    )
+    part: str | None = Field(
+        default=None, min_length=1, max_length=64, description="An id of Upload.parts; unset: the sung part is chosen."
+    )
+
+
+class JobRename(CamelModel):
+    """A new name for a song."""
+
+    title: str = Field(min_length=1, max_length=200)
+
+
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+class Progress(CamelModel):
+    """How far a job got: its stage and the fraction 0..1 of it done. While phrases render, also the
+    phrases done out of the total and an estimate of the seconds left (absent until one phrase is done)."""
+
+    stage: JobStage
+    fraction: float = Field(ge=0.0, le=1.0)
+    # Absent outside the phrase stage (rather than null), so a finished job's progress stays {stage, fraction}.
+    done: int | None = Field(default=None, exclude_if=_is_none, description="Phrases rendered so far.")
+    total: int | None = Field(default=None, exclude_if=_is_none, description="The song's phrases.")
+    eta_seconds: float | None = Field(
+        default=None, exclude_if=_is_none, description="Seconds left, estimated from the phrases done so far."
+    )
 
 
 class JobError(BaseModel):
@@ -142,6 +211,20 @@ class JobError(BaseModel):
     message: str
 
 
+class Share(CamelModel):
+    """A read-only link to one completed song: `url` is the SPA's path `/s/{token}`; anyone holding the
+    token may listen until `expiresAt` (epoch seconds) or until its owner revokes it."""
+
+    token: str
+    url: str
+    expires_at: float
+
+    @classmethod
+    def from_stored(cls, share: model.JobShare) -> Share:
+        """The owner's view of a job's stored share."""
+        return cls(token=share.token, url=share.url, expires_at=share.expires_at)
+
+
 class Job(CamelModel):
     """A render job as its owner sees it: `singer_tasks.jobs.model.Job` without the server-side fields
     (owner, blob keys)."""
@@ -150,6 +233,14 @@ class Job(CamelModel):
     status: JobStatus
     render_type: RenderType
     voice: str
+    title: str
+    score_id: str
+    filename: str = Field(description="The user's own file name of the score.")
+    key_shift: int = 0
+    tempo_factor: float = 1.0
+    verse: str | None = None
+    part: str | None = None
+    share: Share | None = Field(default=None, description="The active share link (POST /v1/jobs/{id}/share).")
     speaker: str | None = None
     expression: Expression | None = None
     language: str | None
@@ -171,10 +262,18 @@ class Job(CamelModel):
             status=job.status,
             render_type=job.render_type,
             voice=job.voice,
+            title=job.title,
+            score_id=job.score_id,
+            filename=job.filename,
+            key_shift=job.key_shift,
+            tempo_factor=job.tempo_factor,
+            verse=job.verse,
+            part=job.part,
+            share=Share.from_stored(job.share) if job.share else None,
             speaker=job.speaker,
             expression=job.expression,
             language=job.language,
-            progress=job.progress,
+            progress=Progress(stage=job.progress.stage, fraction=job.progress.fraction),
             error=JobError(code=job.error.code, message=job.error.message) if job.error else None,
             credits=job.credits,
             attempts=job.attempts,
@@ -293,9 +392,63 @@ class Voice(CamelModel):
     )
     licence: str | None = Field(default=None, description="The licence text users must see.")
     portrait_url: str | None = Field(default=None, description="GET it for the voice's portrait image.")
+    sample_url: str | None = Field(
+        default=None, description="GET it for a short sample of the voice (rendered once per voice version, cached)."
+    )
+    final_differs: bool = Field(
+        default=True,
+        description="false when preview and final render identically (e.g. the built-in voice): offer one type.",
+    )
+
+
+class ReadyPhrase(CamelModel):
+    """One finished phrase of a job in flight: a 16-bit mono WAV at the voice's rate, starting at
+    `offsetSeconds` on the song's timeline (see docs/architecture.md, "Sound within seconds")."""
+
+    index: int
+    offset_seconds: float = Field(description="where the phrase starts: a whole number of samples / sampleRate")
+    duration_seconds: float
+    sample_rate: int
+    url: str = Field(description="short-lived signed URL to the phrase's WAV")
+    next_offset_seconds: float | None = Field(
+        default=None,
+        description="where the next phrase starts (null for the last): with every phrase up to this one, the "
+        "song's final samples are known up to there",
+    )
+
+
+class PhraseList(CamelModel):
+    """The finished phrases of a job, to play while the rest renders."""
+
+    total: int = Field(description="how many phrases the job has (0 until its score is split)")
+    ready: list[ReadyPhrase]
+    display_url: str | None = Field(
+        default=None, description="the song's display data (as OutputUrls.displayUrl) once its score is split"
+    )
+    expires_in_s: int
 
 
 class VoiceList(CamelModel):
     """The installed voices."""
 
     voices: list[Voice]
+
+
+class ShareCreate(CamelModel):
+    """How long a new share link lasts."""
+
+    expires_in_days: int = Field(default=30, ge=1, le=365, description="Days until the link stops working.")
+
+
+class SharedSong(CamelModel):
+    """What anyone holding a share token sees: the song's name and voice, and short-lived signed URLs to
+    listen (no sign-in; nothing else of the owner's)."""
+
+    title: str
+    voice: str
+    duration_seconds: float | None
+    listen_url: str | None = Field(description="a compressed file to listen to (MP3), when the song has one")
+    listen_type: str | None = Field(description="its content type, e.g. audio/mpeg")
+    url: str = Field(description="the WAV (16-bit PCM)")
+    display: str | None = Field(description="the display data (notes, phonemes, f0) as JSON")
+    expires_at: float = Field(description="when the share link stops working (epoch seconds)")

@@ -15,11 +15,17 @@ BENCHES = {
     "chain": "benchmarks.bench_chain",
     "scores": "benchmarks.bench_scores",
     "soak": "benchmarks.bench_soak",
+    "load": "benchmarks.bench_load",
+    "memory": "benchmarks.bench_memory",
+    "first_sound": "benchmarks.bench_first_sound",
+    "formats": "benchmarks.bench_formats",
 }
 
 
 def main(argv: list[str]) -> int:
-    names = argv or list(BENCHES)
+    # Names first; what follows the first option goes to the named benchmarks (`soak --deliveries 500`).
+    first_option = next((i for i, a in enumerate(argv) if a.startswith("-")), len(argv))
+    names, options = argv[:first_option] or list(BENCHES), argv[first_option:]
     unknown = [n for n in names if n not in BENCHES]
     if unknown:
         print(f"unknown benchmark(s) {unknown}; choose from {sorted(BENCHES)}", file=sys.stderr)
@@ -27,7 +33,9 @@ def main(argv: list[str]) -> int:
     for name in names:
         print(f"\n=== {name} ===", flush=True)
         module = importlib.import_module(BENCHES[name])
-        module.main()
+        status = module.main(options) if options else module.main()
+        if isinstance(status, int) and status:
+            return status
     return 0
 
 

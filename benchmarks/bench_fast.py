@@ -1,14 +1,21 @@
-"""Side by side: our exact (fp32) and fast (bf16) renders against openvpi's own inference, same weights.
+"""Side by side: our exact (fp32) and default (`auto`) renders against openvpi's own inference, same weights.
 
 Default-size acoustic model (hidden 384, LYNXNet2 1024 x 6, euler 20 steps over depth 0.6) and the
 NSF-HiFiGAN vocoder (pc-nsf / mini_nsf, openvpi's current release layout; `--classic` for the classic
-source), random weights, a 10 s phrase, the process's pinned torch threads. Every repeat runs openvpi,
-exact and fast in turn, and ratios are of medians from this one run. openvpi runs only when OPENVPI_SRC
-names a checkout of github.com/openvpi/DiffSinger (see `benchmarks/openvpi_side.py`); without it the
-comparison is skipped with a message. Also: preview cost, cold start in a fresh process, peak RSS of a
-30 s render in a fresh process. Prints figures; asserts nothing about time.
+source), random weights, a 10 s phrase, the process's pinned torch threads. Rows: `exact` (fp32),
+`default` (the precision `auto` picks on this CPU: bf16, int8 or fp32), `preview` (the default precision
+at the service's preview steps), and with `--levers` every other candidate precision. Every repeat runs
+openvpi and each row in turn, and ratios are of medians from this one run. openvpi runs only when
+OPENVPI_SRC names a checkout of github.com/openvpi/DiffSinger (see `benchmarks/openvpi_side.py`); without
+it the comparison is skipped with a message. Also: cold start in a fresh process, peak RSS of a 30 s
+render in a fresh process. Prints figures; asserts nothing about time.
 
-`OPENVPI_SRC=/tmp/openvpi/ds python -m benchmarks.bench_fast [--repeats N] [--seconds S] [--classic]`
+`--assume-no-bf16` measures what a CPU without native bf16 runs: `auto` is chosen from this CPU's flags
+minus avx512_bf16 / amx_bf16 (and bf16 is not a candidate). Run it with ONEDNN_MAX_CPU_ISA=AVX512_CORE_VNNI
+so that oneDNN's float32 kernels (ours and openvpi's) do not use AMX either.
+
+`OPENVPI_SRC=/tmp/openvpi/ds python -m benchmarks.bench_fast [--repeats N] [--seconds S] [--classic]
+[--assume-no-bf16] [--levers]`
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +37,46 @@ import yaml
 
 from benchmarks import openvpi_side
 from benchmarks.bench_voices import DEFAULT_ACOUSTIC, DEFAULT_VOCODER, VOCAB, _acoustic_inputs, _save_vocoder
+from singer_tasks.settings import SingerSettings
 from singer_tasks.voices.diffsinger.acoustic.config import AcousticConfig
 from singer_tasks.voices.diffsinger.acoustic.load import build_acoustic_model
-from singer_tasks.voices.runtime import configure_torch, cpu_has_bf16
+from singer_tasks.voices.runtime import BF16_FLAGS, configure_torch, cpu_flags, precision_for_cpu
 from singer_tasks.voices.vocoder.load import load_vocoder
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_CONFIG = ROOT / "tests/singer_tasks/fixtures/openvpi/main-lynxnet2-euler/config.yaml"
-PREVIEW = {"steps": 8, "depth": None}
+PREVIEW_STEPS: int = SingerSettings.model_fields["preview_steps"].default  # what a preview render runs
 
 
-def _hparams() -> dict[str, Any]:
+@dataclass(frozen=True)
+class BenchRow:
+    """One timed variant: a model precision ("fp32", "bf16", "int8") and the sampler steps (None: the
+    voice's own)."""
+
+    name: str
+    precision: str
+    steps: int | None = None
+
+
+def bench_variants(flags: Iterable[str], levers: bool = False) -> list[BenchRow]:
+    """The rows for a CPU with these flags: exact, the default (what `auto` picks there), preview at the
+    default precision; with `levers`, every other candidate precision the CPU has (bf16 only with bf16)."""
+    have = frozenset(flags)
+    default = _auto(have)
+    rows = [BenchRow("exact", "fp32"), BenchRow("default", default), BenchRow("preview", default, PREVIEW_STEPS)]
+    if levers:
+        candidates = ["int8"] + (["bf16"] if have & BF16_FLAGS else [])
+        rows += [BenchRow(p, p) for p in candidates if p != default]
+    return rows
+
+
+def _auto(flags: frozenset[str]) -> str:
+    from singer_tasks.voices.diffsinger.acoustic.int8 import int8_supported
+
+    return precision_for_cpu("auto", flags, int8_available=int8_supported())
+
+
+def default_hparams() -> dict[str, Any]:
     """openvpi's flattened hparams at the default size (a fixture's full config, sizes overridden)."""
     hp: dict[str, Any] = yaml.safe_load(BASE_CONFIG.read_text())
     for key, value in DEFAULT_ACOUSTIC.items():
@@ -116,11 +153,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--classic", action="store_true", help="classic NSF source instead of pc-nsf (mini_nsf)")
     parser.add_argument("--skip-subprocess", action="store_true", help="no cold-start / 30 s RSS measurements")
     parser.add_argument("--only-subprocess", action="store_true", help="only cold start and 30 s RSS")
+    parser.add_argument(
+        "--assume-no-bf16",
+        action="store_true",
+        help="choose as on a CPU without native bf16 (this CPU's flags less bf16)",
+    )
+    parser.add_argument("--levers", action="store_true", help="also time every other candidate precision")
     args = parser.parse_args(argv or [])
 
-    threads = configure_torch()
-    print(f"torch {torch.__version__}, threads {threads}, native bf16 {cpu_has_bf16()}, phrase {args.seconds:g} s")
-    hp = _hparams()
+    rows = _rows(args)
+    hp = default_hparams()
     config = AcousticConfig.from_dict(hp)
     folder_src = openvpi_side.source_folder()
     if folder_src is None:
@@ -143,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
         vpath = _save_vocoder({**DEFAULT_VOCODER, "mini_nsf": not args.classic}, folder)
         voc_rel = str(vpath.relative_to(folder))
         if args.only_subprocess:
-            _fresh_process(folder, voc_rel, args.seconds)
+            _fresh_process(folder, voc_rel, args.seconds, rows[1].precision)
             return
         model = build_acoustic_model(config, ckpt, VOCAB)
         vocoder = load_vocoder(vpath)
@@ -154,12 +196,12 @@ def main(argv: list[str] | None = None) -> None:
 
         results: dict[str, Any] = {}
 
-        def run(name: str, precision: str, **kw: Any) -> None:
+        def run(name: str, precision: str, steps: int | None) -> None:
             # synthesize() split in its two stages so each is timed; the same calls, the same result
             fast = precision == "bf16"
             t0 = time.perf_counter()
             with torch.inference_mode():
-                mel = model.render(inputs, noise=noise, precision=precision, **kw).mel
+                mel = model.render(inputs, noise=noise, precision=precision, steps=steps).mel
                 t1 = time.perf_counter()
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
                     wave = vocoder(mel.transpose(1, 2), inputs.f0, generator=torch.Generator().manual_seed(0)).float()
@@ -177,11 +219,10 @@ def main(argv: list[str] | None = None) -> None:
             results.setdefault("openvpi", []).append({"acoustic": t1 - t0, "vocoder": t2 - t1, "whole": t2 - t0})
             results["openvpi:out"] = (mel, wave)
 
-        variants: list[tuple[str, Callable[[], None]]] = [
-            ("exact", lambda: run("exact", "fp32")),
-            ("fast", lambda: run("fast", "bf16")),
-            ("preview", lambda: run("preview", "bf16", **PREVIEW)),
-        ]
+        def runner(row: BenchRow) -> Callable[[], None]:
+            return lambda: run(row.name, row.precision, row.steps)
+
+        variants: list[tuple[str, Callable[[], None]]] = [(row.name, runner(row)) for row in rows]
         if ov_acoustic is not None:
             variants.insert(0, ("openvpi", run_openvpi))
         for _, fn in variants:  # warm-up: oneDNN kernels, allocator
@@ -191,9 +232,10 @@ def main(argv: list[str] | None = None) -> None:
             for _, fn in variants:
                 fn()
         _report(results, args.seconds, ov_acoustic is not None)
-        _quality(results, vocoder, inputs)
+        _kernels(rows, model)
+        _quality(results, rows, vocoder, inputs)
         if not args.skip_subprocess:
-            _fresh_process(folder, voc_rel, args.seconds)
+            _fresh_process(folder, voc_rel, args.seconds, rows[1].precision)
     print(f"peak RSS of this bench process {_maxrss_mib():.0f} MiB")
 
 
@@ -227,7 +269,7 @@ def _report(results: dict[str, Any], seconds: float, with_openvpi: bool) -> None
         )
     if with_openvpi:
         ov = med["openvpi"]
-        for name in ("exact", "fast"):
+        for name in (n for n in med if n not in ("openvpi", "preview")):
             print(
                 f"{name} / openvpi speed: acoustic {ov['acoustic'] / med[name]['acoustic']:.2f}x, "
                 f"vocoder {ov['vocoder'] / med[name]['vocoder']:.2f}x"
@@ -238,31 +280,83 @@ def _report(results: dict[str, Any], seconds: float, with_openvpi: bool) -> None
             print(f"  {name:10} " + " ".join(f"{r['whole']:.2f}" for r in runs))
 
 
-def _quality(results: dict[str, Any], vocoder: Any, inputs: Any) -> None:
+def _rows(args: argparse.Namespace) -> list[BenchRow]:
+    """Pin torch's threads, read the CPU's flags (less bf16 with --assume-no-bf16), print them, and
+    return the rows to time."""
+    threads = configure_torch()
+    flags = cpu_flags() or frozenset()
+    if args.assume_no_bf16:  # such CPUs (Cascade Lake, Ice Lake, Zen 3) have no AMX either
+        flags = flags - BF16_FLAGS - {"amx_int8", "amx_tile"}
+    rows = bench_variants(flags, levers=args.levers)
+    print(
+        f"torch {torch.__version__}, threads {threads}, phrase {args.seconds:g} s; {_cpu_line(flags)}; "
+        f"auto picks {rows[1].precision}{' (assuming no bf16)' if args.assume_no_bf16 else ''}"
+    )
+    return rows
+
+
+def _cpu_line(flags: frozenset[str]) -> str:
+    """The CPU model and the flags the precision choice reads."""
+    import os  # the bench only prints it: which oneDNN ISA cap, if any, this run had
+
+    model = next(
+        (line.split(":", 1)[1].strip() for line in _cpuinfo().splitlines() if line.startswith("model name")), "?"
+    )
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+    isa_cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "none")
+    return f"CPU {model}, flags used {' '.join(f for f in wanted if f in flags) or '-'}, ONEDNN_MAX_CPU_ISA {isa_cap}"
+
+
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
+def _kernels(rows: list[BenchRow], model: Any) -> None:
+    """Which kernels each precision's denoiser ran (the layer types after conversion)."""
+    capability = torch.backends.cpu.get_cpu_capability()
+    for precision in dict.fromkeys(row.precision for row in rows):
+        if precision == "int8":
+            backbone = model.int8_backbone()
+            quantized = sum("quantized" in type(m).__module__ for m in backbone.modules())
+            detail = (
+                f"{quantized} Linear layers dynamic int8 (per-channel weights, torch.ao "
+                f"{torch.backends.quantized.engine} engine: fbgemm/oneDNN VNNI), the rest fp32"
+                if quantized
+                else "nothing to quantize: fp32"
+            )
+        elif precision == "bf16":
+            detail = "bf16 autocast (oneDNN; native bf16: AMX / avx512_bf16) in the denoiser and the vocoder"
+        else:
+            detail = "fp32 (oneDNN / MKL)"
+        print(f"kernels {precision}: {detail}; ATen vector ISA {capability}")
+
+
+def _quality(results: dict[str, Any], rows: list[BenchRow], vocoder: Any, inputs: Any) -> None:
     exact_mel, exact_wave = results["exact:out"]
-    fast_mel, fast_wave = results["fast:out"]
-    prev_mel, prev_wave = results["preview:out"]
     if "openvpi:out" in results:
         ov_mel, ov_wave = results["openvpi:out"]
         print(
             f"exact vs openvpi: largest mel difference {float((exact_mel - ov_mel).abs().max()):.2e}, "
             f"waveform SNR {snr_db(ov_wave, exact_wave):.1f} dB"
         )
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-        voc_fast_on_exact = vocoder(exact_mel.transpose(1, 2), inputs.f0, generator=torch.Generator().manual_seed(0))
-    print(
-        f"fast vs exact: mean |log-mel diff| {log_mel_distance(fast_mel, exact_mel):.4f} (max "
-        f"{float((fast_mel - exact_mel).abs().max()):.3f}); vocoder alone (same exact mel) SNR "
-        f"{snr_db(exact_wave, voc_fast_on_exact.float()):.1f} dB; whole render SNR "
-        f"{snr_db(exact_wave, fast_wave):.1f} dB"
-    )
-    print(
-        f"preview ({PREVIEW['steps']} steps, bf16) vs exact final: mean |log-mel diff| "
-        f"{log_mel_distance(prev_mel, exact_mel):.4f}, waveform SNR {snr_db(exact_wave, prev_wave):.1f} dB"
-    )
+    for row in rows[1:]:
+        mel, wave = results[f"{row.name}:out"]
+        steps = f"{row.steps} steps, " if row.steps else ""
+        line = (
+            f"{row.name} ({steps}{row.precision}) vs exact: mean |log-mel diff| {log_mel_distance(mel, exact_mel):.4f} "
+            f"(max {float((mel - exact_mel).abs().max()):.3f}); whole render SNR {snr_db(exact_wave, wave):.1f} dB"
+        )
+        if row.precision == "bf16" and not row.steps:
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+                alone = vocoder(exact_mel.transpose(1, 2), inputs.f0, generator=torch.Generator().manual_seed(0))
+            line += f"; bf16 vocoder alone (same exact mel) SNR {snr_db(exact_wave, alone.float()):.1f} dB"
+        print(line)
 
 
-def _fresh_process(folder: Path, voc_rel: str, seconds: float) -> None:
+def _fresh_process(folder: Path, voc_rel: str, seconds: float, default: str) -> None:
     cold = _subprocess_json(_COLD.format(folder=str(folder), vocab=VOCAB, voc=voc_rel))
     if "error" in cold:
         print(f"cold start: failed ({cold['error']})")
@@ -272,11 +366,11 @@ def _fresh_process(folder: Path, voc_rel: str, seconds: float) -> None:
             f"(import torch {cold['import_torch_s']:.2f} s, all imports {cold['imports_s']:.2f} s, ready "
             f"{cold['ready_s']:.2f} s after interpreter start; RSS {cold['rss_mib']:.0f} MiB)"
         )
-    for precision in ("bf16", "fp32"):
+    for precision in dict.fromkeys((default, "fp32")):
         rss = _subprocess_json(
             _RSS.format(folder=str(folder), vocab=VOCAB, voc=voc_rel, seconds=3 * seconds, precision=precision)
         )
-        label = "fast" if precision == "bf16" else "exact"
+        label = "exact" if precision == "fp32" else f"default, {precision}"
         if "error" in rss:
             print(f"peak RSS {3 * seconds:g} s render ({label}): failed ({rss['error']})")
         else:

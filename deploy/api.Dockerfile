@@ -32,4 +32,5 @@ ENV PATH=/venv/bin:$PATH \
     API_APP=api.main:create_app
 USER 10001:10001
 EXPOSE 8080
-CMD ["sh", "-c", "exec uvicorn \"$API_APP\" --factory --host 0.0.0.0 --port \"${PORT:-8080}\" --proxy-headers --forwarded-allow-ips '*'"]
+# --no-access-log: the app writes one structured access line per request itself (api/logs.py).
+CMD ["sh", "-c", "exec uvicorn \"$API_APP\" --factory --host 0.0.0.0 --port \"${PORT:-8080}\" --proxy-headers --forwarded-allow-ips '*' --no-access-log"]

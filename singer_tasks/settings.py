@@ -53,6 +53,10 @@ class SingerSettings(BaseSettings):
     # operators allowed the admin routes on the local family (comma-separated in the environment); on the
     # gcp family the caller's token must carry the custom claim `admin: true`
     admin_uids: Annotated[tuple[str, ...], NoDecode] = ()
+    # browser origins allowed to call the API from another origin (comma-separated in the environment,
+    # e.g. SINGER_CORS_ORIGINS=https://p.web.app,https://sing.example.com); empty: the project's Firebase
+    # Hosting origins on the gcp family, none on the local family (the SPA is served by the API itself)
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     # scores
     max_upload_bytes: int = Field(2_000_000, gt=0)
     max_xml_bytes: int = Field(30_000_000, gt=0)
@@ -76,6 +80,9 @@ class SingerSettings(BaseSettings):
     # retention of user data in storage (days; the bucket's lifecycle rules say the same)
     upload_retention_days: int = Field(30, gt=0)
     job_retention_days: int = Field(90, gt=0)
+    # intermediates (plans) and cached phrases: days after creation (terraform's lifecycle rules)
+    intermediate_retention_days: int = Field(3, gt=0)
+    phrase_cache_retention_days: int = Field(30, gt=0)
     # rendering
     preview_steps: int = Field(8, gt=0)
     default_voice: str = "builtin"
@@ -84,6 +91,13 @@ class SingerSettings(BaseSettings):
     voices_dir: Path = REPOSITORY / "checkpoints"
     voice_cache_dir: Path = Path("var/voices")
     phonemes_dir: Path = REPOSITORY / "phonemes"
+    # streaming: phrase tasks add the ready phrases to the job document at most once per this many seconds
+    ready_phrases_interval_s: float = Field(2.0, ge=0)
+    # the GPU tier: final renders' tasks go to this topic when it is set (terraform's render-jobs-gpu);
+    # unset, everything renders on the CPU topic. device: where models run (auto: cuda when torch sees a GPU)
+    gpu_topic: str | None = None
+    gpu_render_types: Annotated[tuple[RenderType, ...], NoDecode] = ("final",)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
 
     @field_validator("plan_allowances", mode="before")
     @classmethod
@@ -92,11 +106,20 @@ class SingerSettings(BaseSettings):
             return json.loads(value)
         return value
 
-    @field_validator("trusted_sign_in_providers", "admin_uids", mode="before")
+    @field_validator("trusted_sign_in_providers", "admin_uids", "cors_origins", "gpu_render_types", mode="before")
     @classmethod
     def _providers(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(p.strip() for p in value.split(",") if p.strip())
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            scheme, _, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not rest or "/" in rest:
+                raise ValueError(f"{origin!r} is not an origin: write scheme://host[:port], no path")
         return value
 
     @field_validator("precision", mode="before")
@@ -106,6 +129,17 @@ class SingerSettings(BaseSettings):
             lowered = value.strip().lower()
             return _PRECISION_ALIASES.get(lowered, lowered)
         return value
+
+    def blob_lifecycle_rules(self) -> dict[str, float]:
+        """The bucket's lifecycle rules as {prefix: age in seconds} (terraform/storage.tf says the same);
+        the local blob store applies them on the embedded stack (taskkit.sweep.expire_local_blobs)."""
+        day = 24 * 3600.0
+        return {
+            "intermediate/": self.intermediate_retention_days * day,
+            "cache/phrases/": self.phrase_cache_retention_days * day,
+            "uploads/": self.upload_retention_days * day,
+            "jobs/": self.job_retention_days * day,
+        }
 
     def cost(self, seconds: float, render_type: RenderType) -> int:
         """Credits a render of `seconds` of song costs (at least 1)."""

@@ -1,8 +1,9 @@
 """structlog setup: Cloud Logging JSON in production, readable lines on a laptop.
 
 JSON lines carry `severity` and `message` (Cloud Logging's special fields), the bound task fields,
-and `logging.googleapis.com/trace` from X-Cloud-Trace-Context. Errors carry `stack_trace` with the
-formatted traceback, which Cloud Error Reporting picks up.
+and `logging.googleapis.com/trace` from X-Cloud-Trace-Context (or W3C traceparent). Errors carry
+`stack_trace` with the formatted traceback and Error Reporting's `@type`, so Cloud Error Reporting
+picks them up; a caller may add `serviceContext` and `context` (api/logs.py does, for requests).
 
 Access logs never carry query strings (`scrub_access_log`): a URL may hold a short-lived credential
 (an event-stream ticket, a signed blob URL's signature).
@@ -92,20 +93,32 @@ def scrub_access_log(logger_name: str = "uvicorn.access") -> None:
         logger.addFilter(DropQueryStrings())
 
 
-def trace_field(header: str | None, project: str | None) -> str | None:
-    """`projects/P/traces/T` from an X-Cloud-Trace-Context header (`T/SPAN;o=1`), or None."""
-    if not header:
+def trace_id(cloud_trace: str | None, traceparent: str | None = None) -> str | None:
+    """The request's trace id: from X-Cloud-Trace-Context (`T/SPAN;o=1`), else W3C `traceparent`
+    (`00-T-SPAN-01`), else None. Cloud Run sends both; they name the same trace."""
+    if cloud_trace:
+        candidate = cloud_trace.split("/", 1)[0].strip()
+        if candidate:
+            return candidate
+    if traceparent:
+        parts = traceparent.strip().split("-")
+        if len(parts) == 4 and len(parts[1]) == 32 and parts[1] != "0" * 32:
+            return parts[1]
+    return None
+
+
+def trace_field(header: str | None, project: str | None, traceparent: str | None = None) -> str | None:
+    """`projects/P/traces/T` (Cloud Logging's trace field) from the request's trace headers, or None."""
+    trace = trace_id(header, traceparent)
+    if trace is None:
         return None
-    trace_id = header.split("/", 1)[0].strip()
-    if not trace_id:
-        return None
-    return f"projects/{project}/traces/{trace_id}" if project else trace_id
+    return f"projects/{project}/traces/{trace}" if project else trace
 
 
 @contextmanager
-def bind_request_trace(header: str | None, project: str | None) -> Iterator[None]:
+def bind_request_trace(header: str | None, project: str | None, traceparent: str | None = None) -> Iterator[None]:
     """Bind the request's trace to every log line written while handling it."""
-    trace = trace_field(header, project)
+    trace = trace_field(header, project, traceparent)
     if trace is None:
         yield
         return

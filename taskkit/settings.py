@@ -50,6 +50,9 @@ class Settings:
     lease_ttl_s: float = 30.0
     # How long finished lease and dead-letter records are kept (Firestore TTL field `expireAt`).
     record_retention_s: float = 7 * 24 * 3600.0
+    # The embedded stack's schedule (what Cloud Scheduler and Firestore TTL do in production): every
+    # this many seconds the supervisor asks a worker to sweep and deletes expired records (0: never).
+    sweep_interval_s: float = 300.0
     # Identity of this process in leases.
     owner: str = field(default_factory=_default_owner)
 
@@ -113,6 +116,8 @@ class Settings:
             raise ConfigError("TASKKIT_TRANSACTION_ATTEMPTS and TASKKIT_PUBSUB_PUBLISH_ATTEMPTS must be >= 1")
         if self.pubsub_publish_timeout_s <= 0:
             raise ConfigError("TASKKIT_PUBSUB_PUBLISH_TIMEOUT_S must be > 0")
+        if self.sweep_interval_s < 0:
+            raise ConfigError("TASKKIT_SWEEP_INTERVAL_S must be >= 0 (0: the embedded stack never sweeps)")
 
     @property
     def push_auth_enabled(self) -> bool:

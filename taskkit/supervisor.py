@@ -6,6 +6,11 @@ is a separate `python -m taskkit worker` process with concurrency 1, so a long t
 API and a killed worker takes nothing else with it. Dead workers are restarted, after the supervisor
 has released the leases they held. Stopping the supervisor in any way stops its workers
 (taskkit/lifecycle.py; docs/push-contract.md, "Stopping the embedded stack").
+
+On a schedule (TASKKIT_SWEEP_INTERVAL_S, at start and then every 5 minutes by default) the supervisor
+does what Cloud Scheduler and the storage services do in production: it asks a worker to run the
+sweep (`POST /_taskkit/sweep`: complete chords fired, the application's reconcilers, such as the
+republishing of jobs whose publish was lost) and deletes expired records (backends/local/cleanup.py).
 """
 
 from __future__ import annotations
@@ -32,16 +37,19 @@ from fastapi import FastAPI
 from taskkit.app import Kit
 from taskkit.backends.local.blob_routes import create_blob_router
 from taskkit.backends.local.blobs import LocalBlobStore
-from taskkit.backends.local.dispatcher import LocalDispatcher, Subscription
+from taskkit.backends.local.cleanup import CleanupReport, housekeeping
+from taskkit.backends.local.dispatcher import WORKER_SECRET_HEADER, LocalDispatcher, Subscription
+from taskkit.backends.local.documents import LocalDocumentStore
 from taskkit.backends.local.keys import signing_key
 from taskkit.cpus import cpu_quota
 from taskkit.errors import ConfigError
 from taskkit.lifecycle import SUPERVISOR_PID_VARIABLE, StopSignal, StopSignals, release_owner_leases, stop_processes
 from taskkit.logging import scrub_access_log
 from taskkit.settings import Settings
-from taskkit.worker import DEAD_LETTER_PATH, PUSH_PATH
+from taskkit.worker import DEAD_LETTER_PATH, PUSH_PATH, SWEEP_PATH
 
 log = structlog.get_logger("taskkit.supervisor")
+QUICK_DEATH_S = 2.0  # a worker dying sooner than this after its start is restarted with backoff
 
 
 def load_object(ref: str) -> Any:
@@ -112,8 +120,12 @@ class WorkerProcess:
     port: int
     env: dict[str, str]
     app_ref: str
+    # What runs the worker: `python <command> --app REF --port P` (a benchmark may run a wrapped worker).
+    command: tuple[str, ...] = ("-m", "taskkit", "worker")
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
+    # Restarts in a row of a process that died soon after starting (the restart backoff grows with it).
+    crash_streak: int = 0
     started_at: float = field(default=0.0)
     # The lease owner id of the current process (TASKKIT_OWNER), fresh for every start: after a restart
     # the dead process's leases (old owner) can be told apart from the new process's own.
@@ -128,7 +140,7 @@ class WorkerProcess:
         return self.process.pid if self.process is not None else None
 
     def start(self) -> None:
-        cmd = [sys.executable, "-m", "taskkit", "worker", "--app", self.app_ref, "--port", str(self.port)]
+        cmd = [sys.executable, *self.command, "--app", self.app_ref, "--port", str(self.port)]
         self.owner = f"{socket.gethostname()}-{os.getpid()}-w{self.index}-{secrets.token_hex(4)}"
         env = self.env | {"TASKKIT_OWNER": self.owner, SUPERVISOR_PID_VARIABLE: str(os.getpid())}
         self.process = subprocess.Popen(cmd, env=env)
@@ -172,6 +184,7 @@ class Supervisor:
         port: int = 8000,
         web_ref: str | None = None,
         worker_grace_s: float = 10.0,
+        worker_command: tuple[str, ...] = ("-m", "taskkit", "worker"),
     ) -> None:
         if settings.backend != "local":
             raise ConfigError("the embedded stack runs the local backend family (TASKKIT_BACKEND=local)")
@@ -196,7 +209,9 @@ class Supervisor:
         os.environ.pop("TASKKIT_WORKER_SECRET", None)
         self.host, self.port, self.worker_count = host, port, workers
         self.workers: list[WorkerProcess] = []
+        self.worker_command = worker_command
         self.dispatcher: LocalDispatcher | None = None
+        self.subscriptions: list[Subscription] = []
         # How long stopping workers get between SIGTERM (they release their leases) and SIGKILL.
         self.worker_grace_s = worker_grace_s
         self._stop = threading.Event()
@@ -204,6 +219,9 @@ class Supervisor:
         self._lock = threading.Lock()
         # Where the supervisor releases the leases of workers that died; set by run() (or by the caller).
         self.kit: Kit | None = None
+        # What the scheduled rounds did (the stack's health answer shows the counts).
+        self.sweeps: list[dict[str, Any]] = []
+        self.cleanups: list[CleanupReport] = []
 
     def worker_env(self, index: int) -> dict[str, str]:
         """Environment of worker `index`: the same settings, and its share of the CPUs."""
@@ -228,7 +246,7 @@ class Supervisor:
         the application's task modules (and whatever heavy libraries they import).
         """
         for index in range(self.worker_count):
-            worker = WorkerProcess(index, free_port(), self.worker_env(index), self.app_ref)
+            worker = WorkerProcess(index, free_port(), self.worker_env(index), self.app_ref, self.worker_command)
             with self._lock:
                 if self._stop.is_set():
                     return
@@ -237,10 +255,74 @@ class Supervisor:
         for worker in self.workers:
             wait_until_healthy(worker.url + "/healthz", alive=worker.alive)
         topics = list(httpx.get(self.workers[0].url + "/healthz", timeout=10).json()["topics"])
-        subs = subscriptions_for(self.settings, topics, [w.url for w in self.workers])
-        self.dispatcher = LocalDispatcher(self.settings.data_dir / "broker.sqlite3", subs)
+        self.subscriptions = subscriptions_for(self.settings, topics, [w.url for w in self.workers])
+        self.dispatcher = self.make_dispatcher(self.subscriptions)
         self.dispatcher.start()
         threading.Thread(target=self._watch_workers, name="taskkit-supervise", daemon=True).start()
+        if self.settings.sweep_interval_s > 0:
+            threading.Thread(target=self._schedule, name="taskkit-schedule", daemon=True).start()
+
+    def make_dispatcher(self, subscriptions: list[Subscription]) -> LocalDispatcher:
+        """The push dispatcher over the stack's queue (a subclass may wrap it: the soak injects faults)."""
+        return LocalDispatcher(self.settings.data_dir / "broker.sqlite3", subscriptions)
+
+    def restart_dispatcher(self) -> None:
+        """Stop the dispatcher and start a fresh one on the same queue (as after a crash of this process:
+        what was in flight is delivered again)."""
+        with self._lock:
+            if self.dispatcher is None or self._stop.is_set():
+                return
+            self.dispatcher.stop()
+            self.dispatcher = self.make_dispatcher(self.subscriptions)
+            self.dispatcher.start()
+
+    def _schedule(self) -> None:
+        # At start (a stack restarted after a crash catches up at once), then every interval.
+        while not self._stop.is_set():
+            try:
+                self.scheduled_round()
+            except Exception:  # the next round tries again
+                log.exception("schedule.round_failed")
+            if self._stop.wait(self.settings.sweep_interval_s):
+                return
+
+    def scheduled_round(self) -> None:
+        """One round of the schedule: the sweep on a live worker, then the housekeeping here."""
+        report = self.sweep_once()
+        if report is not None:
+            self.sweeps.append(report)
+            del self.sweeps[:-10]
+        if self.kit is not None:
+            blobs = self.kit.blobs
+            documents = self.kit.documents
+            if isinstance(documents, LocalDocumentStore):
+                cleanup = housekeeping(
+                    self.settings.data_dir,
+                    documents=documents,
+                    blobs=blobs if isinstance(blobs, LocalBlobStore) else None,
+                    retention_s=self.settings.record_retention_s,
+                )
+                self.cleanups.append(cleanup)
+                del self.cleanups[:-10]
+
+    def sweep_once(self) -> dict[str, Any] | None:
+        """Ask the first live worker to sweep (it has the application's reconcilers); its report, or None."""
+        live = [w for w in self.workers if w.alive()]
+        if not live:
+            return None
+        headers = {WORKER_SECRET_HEADER: self.settings.worker_secret or ""}
+        try:
+            answer = httpx.post(live[0].url + SWEEP_PATH, headers=headers, timeout=float(self.settings.ack_deadline_s))
+        except httpx.HTTPError as e:
+            log.warning("sweep.unreachable", index=live[0].index, error=str(e))
+            return None
+        if answer.status_code != 200:
+            log.warning("sweep.refused", index=live[0].index, status=answer.status_code, body=answer.text[:200])
+            return None
+        report: dict[str, Any] = answer.json()
+        if report.get("chords_fired") or any(report.get("republished", {}).values()) or report.get("errors"):
+            log.info("sweep.done", **report)
+        return report
 
     def _watch_workers(self) -> None:
         # This thread lives as long as the supervisor on purpose: the workers it restarts have it as
@@ -259,7 +341,11 @@ class Supervisor:
         code = worker.process.returncode if worker.process else None
         log.warning("worker.exited", index=worker.index, code=code, restarts=worker.restarts)
         self.release_leases(worker, reason=f"worker {worker.index} exited (code {code})")
-        if self._stop.wait(min(5.0, 0.2 * 2**worker.restarts)):
+        # A process that ran a while before dying starts again at once (a crash mid-task must not delay
+        # the restart); one that keeps dying within seconds of its start backs off, up to 5 s.
+        lived_s = time.monotonic() - worker.started_at
+        worker.crash_streak = worker.crash_streak + 1 if lived_s < QUICK_DEATH_S else 0
+        if self._stop.wait(min(5.0, 0.1 * 2**worker.crash_streak) if worker.crash_streak else 0.0):
             return
         with self._lock:
             if self._stop.is_set():
@@ -301,6 +387,7 @@ class Supervisor:
                     "workers": [w.alive() for w in self.workers],
                     "worker_pids": [w.pid for w in self.workers],
                     "worker_restarts": [w.restarts for w in self.workers],
+                    "sweeps": len(self.sweeps),
                 }
 
         blobs = kit.blobs

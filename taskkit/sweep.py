@@ -7,6 +7,8 @@ republishes jobs left `pending` under their original task ids, so a duplicate is
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +16,8 @@ import structlog
 
 from taskkit import canvas
 from taskkit.app import Kit
+from taskkit.backends.local.blobs import LocalBlobStore
+from taskkit.backends.local.cleanup import expire_blobs
 
 log = structlog.get_logger("taskkit.sweep")
 
@@ -56,3 +60,16 @@ def run_sweep(kit: Kit) -> SweepReport:
             report.errors.append(f"{name}: {e}")
             log.exception("sweep.reconciler_failed", reconciler=name)
     return report
+
+
+def expire_local_blobs(kit: Kit, rules: Mapping[str, float], now: float | None = None) -> int:
+    """Apply lifecycle rules {prefix: age in seconds} to the local family's blob store; returns how many
+    objects were deleted. On the gcp family the bucket's own lifecycle rules do this (nothing here).
+
+    An application registers it as a reconciler with the same ages as its bucket's rules, so the sweep
+    the embedded stack runs on its schedule keeps its intermediates from piling up.
+    """
+    blobs = kit.blobs
+    if not isinstance(blobs, LocalBlobStore):
+        return 0
+    return sum(expire_blobs(blobs, rules, time.time() if now is None else now).values())

@@ -51,6 +51,7 @@ locals {
     dead_letters = "taskkit_dead_letters"
     chords       = "taskkit_chords"
     mutexes      = "taskkit_mutexes"
+    shares       = "shares" # a song's share link, kept until it expires (singer_tasks/jobs/shares.py)
   }
 }
 

@@ -76,6 +76,34 @@ resource "google_storage_bucket_iam_member" "api_read_outputs_and_uploads" {
   }
 }
 
+# A user deletes their songs and account, and exports their data, through the api
+# (singer_tasks/jobs/account.py): it lists a user's objects and deletes them. A custom role holds only
+# list and delete: objectUser would also let api-sa overwrite scores, which uploads must never allow.
+resource "google_project_iam_custom_role" "user_data_eraser" {
+  project     = var.project_id
+  role_id     = "singerUserDataEraser"
+  title       = "Singer user data eraser"
+  description = "List and delete a user's scores, outputs and intermediates (song and account deletion, export)."
+  permissions = ["storage.objects.delete", "storage.objects.list"]
+}
+
+resource "google_storage_bucket_iam_member" "api_erase_user_data" {
+  bucket = google_storage_bucket.main.name
+  role   = google_project_iam_custom_role.user_data_eraser.name
+  member = google_service_account.api.member
+
+  condition {
+    title       = "user-data-prefixes"
+    description = "Delete under uploads/, jobs/ and intermediate/; list (checked on the bucket)."
+    expression = join(" || ", [
+      local.cond_uploads,
+      local.cond_outputs,
+      "resource.name.startsWith(\"${local.object_prefix}intermediate/\")",
+      local.cond_bucket_list,
+    ])
+  }
+}
+
 # There is no key file on Cloud Run: V4 signing goes through IAM signBlob as api-sa itself.
 resource "google_service_account_iam_member" "api_sign_blob_as_itself" {
   service_account_id = google_service_account.api.name
@@ -111,6 +139,23 @@ resource "google_project_iam_member" "api_firestore" {
 resource "google_project_iam_member" "api_firebase_auth_viewer" {
   project = var.project_id
   role    = "roles/firebaseauth.viewer"
+  member  = google_service_account.api.member
+}
+
+# DELETE /v1/me revokes the user's sessions and deletes their Firebase Auth user
+# (singer_tasks/jobs/account.py). roles/firebaseauth.admin would also let the API create users and
+# change sign-in settings: a custom role holds only the two writes deletion needs.
+resource "google_project_iam_custom_role" "account_deleter" {
+  project     = var.project_id
+  role_id     = "singerAccountDeleter"
+  title       = "Singer account deleter"
+  description = "Revoke a user's sessions and delete the user (account deletion by its owner)."
+  permissions = ["firebaseauth.users.delete", "firebaseauth.users.update"]
+}
+
+resource "google_project_iam_member" "api_account_deleter" {
+  project = var.project_id
+  role    = google_project_iam_custom_role.account_deleter.name
   member  = google_service_account.api.member
 }
 

@@ -23,6 +23,10 @@ locals {
     SINGER_DEFAULT_VOICE           = var.singer_voice
     SINGER_UPLOAD_RETENTION_DAYS   = tostring(var.upload_retention_days)
     SINGER_JOB_RETENTION_DAYS      = tostring(var.job_retention_days)
+    # Browser origins allowed to call the api: Firebase Hosting's and any custom domain of the SPA.
+    SINGER_CORS_ORIGINS = join(",", concat(local.hosting_origins, var.cors_origins))
+    # With the GPU tier on, final renders start on its topic (singer_tasks/kit.py render_topic); off: "".
+    SINGER_GPU_TOPIC = var.enable_gpu_tier ? local.gpu_topic : ""
   }
 
   worker_env = {
@@ -40,6 +44,8 @@ locals {
     SINGER_DEFAULT_CREDITS    = tostring(var.singer_default_credits)
     SINGER_MAX_JOBS_IN_FLIGHT = tostring(var.singer_max_jobs_in_flight)
     SINGER_DEFAULT_VOICE      = var.singer_voice
+    # A job's phrase tasks and assembly stay on the tier its render task started on.
+    SINGER_GPU_TOPIC = var.enable_gpu_tier ? local.gpu_topic : ""
   }
 
   # Only when voices come from a mounted bucket instead of the image.

@@ -264,9 +264,14 @@ variable "job_retention_days" {
 }
 
 variable "cors_origins" {
-  description = "Extra browser origins allowed to PUT to signed upload URLs (the Firebase Hosting origins are always allowed)."
+  description = "Extra browser origins (a custom domain serving the SPA, as https://host) allowed to call the api and to PUT to signed upload URLs; the Firebase Hosting origins are always allowed."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for o in var.cors_origins : can(regex("^https?://[^/]+$", o))])
+    error_message = "cors_origins entries must be origins like https://sing.example.com (scheme and host, no path or trailing slash)."
+  }
 }
 
 # --- Sweep.
@@ -316,6 +321,28 @@ variable "failure_rate_threshold" {
   description = "Fraction of finished tasks that failed, over 30 minutes, above which an alert opens."
   type        = number
   default     = 0.2
+}
+
+variable "retry_rate_threshold" {
+  description = "Fraction of started task attempts that were retried, over 30 minutes, above which an alert opens."
+  type        = number
+  default     = 0.3
+
+  validation {
+    condition     = var.retry_rate_threshold > 0 && var.retry_rate_threshold < 1
+    error_message = "retry_rate_threshold must be between 0 and 1."
+  }
+}
+
+variable "uptime_check_period" {
+  description = "How often the api's /healthz is checked from each checker region (60s, 300s, 600s or 900s)."
+  type        = string
+  default     = "300s"
+
+  validation {
+    condition     = contains(["60s", "300s", "600s", "900s"], var.uptime_check_period)
+    error_message = "uptime_check_period must be one of 60s, 300s, 600s, 900s."
+  }
 }
 
 variable "oldest_unacked_age_threshold_s" {

@@ -22,6 +22,7 @@ from pydantic.alias_generators import to_camel
 
 from api.deps import CurrentUser, KitDep, TicketsDep, bearer_token
 from api.routes.jobs import rendering_phrases, with_live_progress
+from api.routes.phrases import phrase_indexes
 from api.tokens import Caller, Unauthenticated, Verifier
 from singer_tasks.jobs.model import JOBS, Job
 from taskkit.backends.base import Query, Snapshot
@@ -69,7 +70,8 @@ async def job_events(
     tickets: TicketsDep,
     ticket: Annotated[str | None, QueryParam(max_length=400, description="from POST /v1/events/ticket")] = None,
 ) -> StreamingResponse:
-    """`event: job` with the job's JSON each time one of the caller's jobs changes, phrase progress included."""
+    """`event: job` with the job's JSON each time one of the caller's jobs changes, phrase progress included;
+    `event: phrases` `{jobId, ready: [indexes]}` as phrases finish (GET /v1/jobs/{id}/phrases lists them)."""
     user = await run_in_threadpool(_stream_user, request, tickets, ticket)
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[list[Snapshot]] = asyncio.Queue()
@@ -82,6 +84,7 @@ async def job_events(
 
     async def stream() -> AsyncIterator[str]:
         seen: dict[str, Any] = {}  # job id -> the JSON last sent
+        announced: dict[str, list[int]] = {}  # job id -> the ready phrases last sent
         docs: dict[str, Job] = {}
         quiet_s = 0.0
         try:
@@ -94,7 +97,8 @@ async def job_events(
                         changed.add(snap.id)
                 except TimeoutError:
                     quiet_s += PROGRESS_POLL_S
-                # Phrase tasks do not write the job document: while phrases render, poll the chord.
+                # Phrase tasks write the job document only in batches (readyPhrases): while phrases render,
+                # poll the chord.
                 rendering = {i for i, d in docs.items() if rendering_phrases(d)}
                 for job_id in sorted(changed | rendering):
                     live = await run_in_threadpool(with_live_progress, kit, docs[job_id])
@@ -103,6 +107,13 @@ async def job_events(
                         seen[job_id] = body
                         quiet_s = 0.0
                         yield f"event: job\ndata: {json.dumps(body)}\n\n"
+                    # Finished phrases to play now (and the last of them once the job is done).
+                    if job_id in rendering or job_id in announced:
+                        ready = await run_in_threadpool(phrase_indexes, kit, job_id)
+                        if ready and announced.get(job_id) != ready:
+                            announced[job_id] = ready
+                            quiet_s = 0.0
+                            yield f"event: phrases\ndata: {json.dumps({'jobId': job_id, 'ready': ready})}\n\n"
                 if quiet_s >= KEEPALIVE_S:
                     quiet_s = 0.0
                     yield ": keepalive\n\n"

@@ -1,22 +1,27 @@
-"""Render jobs: create (reserving credits), read, list, download, cancel."""
+"""Render jobs: create (reserving credits), read, list, download, rename, cancel, delete."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from api.abuse import check_recent_failures
 from api.deps import CurrentUser, KitDep, SettingsDep, TrustedUser
 from api.params import JobId
-from api.schemas import Job, JobCreate, JobPage, OutputUrls, Problem
+from api.routes.uploads import StoredUpload, stored_upload
+from api.schemas import Job, JobCreate, JobPage, JobRename, OutputUrls, Problem, Progress
+from singer_tasks.errors import SingerError
 from singer_tasks.jobs import model
 from singer_tasks.jobs import transitions as jobs
-from singer_tasks.jobs.model import JobStage, JobStatus, Progress, upload_key
-from singer_tasks.kit import RENDER_TASK, RENDER_TOPIC, render_task_id
+from singer_tasks.jobs.account import delete_job_files
+from singer_tasks.jobs.model import JobStage, JobStatus
+from singer_tasks.jobs.shares import delete_job_shares
+from singer_tasks.kit import RENDER_TASK, render_task_id, render_topic
 from singer_tasks.score.sniff import sniff_score
-from taskkit import TaskkitError, chord_progress
+from taskkit import Kit, TaskkitError, chord_progress
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 log = structlog.get_logger("api.jobs")
@@ -31,36 +36,59 @@ ERRORS = {
 }
 
 
-def _find_upload(kit: KitDep, uid: str, score_id: str, max_bytes: int) -> str:
+def _find_upload(kit: KitDep, uid: str, score_id: str, settings: SettingsDep) -> StoredUpload:
     """The caller's upload for `score_id`, checked to be a MusicXML score of allowed size."""
-    for ext in (".musicxml", ".mxl"):
-        key = upload_key(uid, score_id, ext)
-        if kit.blobs.exists(key):
-            data = kit.blobs.get(key)
-            if len(data) > max_bytes:
-                raise HTTPException(413, f"the score is larger than the {max_bytes} byte limit")
-            sniff_score(data)  # UnreadableScore: 415 through the SingerError handler
-            return key
-    raise HTTPException(404, f"no upload {score_id} of yours: upload the score first")
+    found = stored_upload(kit, uid, score_id, settings)  # 404 when there is none
+    data = kit.blobs.get(found.key)
+    filename = found.upload.filename
+    if len(data) > settings.max_upload_bytes:
+        raise HTTPException(413, f"{filename} is larger than the {settings.max_upload_bytes} byte limit")
+    try:
+        sniff_score(data)
+    except SingerError as e:  # UnreadableScore: 415 through the SingerError handler, naming the file
+        raise type(e)(f"{filename}: {e}") from e
+    return found
+
+
+def _check_choices(body: JobCreate, found: StoredUpload) -> None:
+    """400 unless the verse and part asked for are ones the score has (naming those it has)."""
+    info, filename = found.info, found.upload.filename
+    if (body.verse or body.part) and not found.readable:
+        raise HTTPException(400, f"{filename} could not be read, so no verse or part can be chosen; upload it again")
+    if body.verse is not None and body.verse not in info.verses:
+        have = ", ".join(repr(v) for v in info.verses) or "none: the score has no lyrics"
+        raise HTTPException(400, f"{filename} has no verse {body.verse!r}; its verses are {have}")
+    if body.part is not None and info.part(body.part) is None:
+        have = ", ".join(f"{p.id!r} ({p.name})" for p in info.parts)
+        raise HTTPException(400, f"{filename} has no part {body.part!r}; its parts are {have}")
 
 
 @router.post("", response_model=Job, status_code=202, responses=ERRORS)  # type: ignore[arg-type]
 def create_job(body: JobCreate, user: TrustedUser, kit: KitDep, settings: SettingsDep) -> Job:
-    """Reserve the most this render type can cost and queue the render."""
+    """Reserve the most this render type can cost and queue the render (with the song's options: key
+    shift, tempo, verse, part; the title defaults to the score's)."""
     check_recent_failures(kit.documents, user.uid, settings)
-    input_path = _find_upload(kit, user.uid, body.score_id, settings.max_upload_bytes)
+    found = _find_upload(kit, user.uid, body.score_id, settings)
+    _check_choices(body, found)
     request = jobs.JobRequest(
         uid=user.uid,
-        input_path=input_path,
+        input_path=found.key,
         render_type=body.render_type,
         voice=body.voice or settings.default_voice,
         language=body.language,
         expression=body.expression,
         speaker=body.speaker,
+        title=body.title or found.upload.title,
+        filename=found.upload.filename,
+        key_shift=body.key_shift,
+        tempo_factor=body.tempo_factor,
+        verse=body.verse,
+        part=body.part,
     )
     job = jobs.create_job(kit.documents, request, settings)
     try:
-        kit.send_task(RENDER_TASK, {"job_id": job.id}, task_id=render_task_id(job.id), topic=RENDER_TOPIC)
+        topic = render_topic(job.render_type, settings.gpu_topic, settings.gpu_render_types)
+        kit.send_task(RENDER_TASK, {"job_id": job.id}, task_id=render_task_id(job.id), topic=topic)
     except TaskkitError:
         # The job is written and paid for; the sweep republishes pending jobs whose message was lost.
         log.exception("job.publish_failed", job_id=job.id)
@@ -89,15 +117,32 @@ def rendering_phrases(job: model.Job) -> bool:
     return job.status is JobStatus.PROCESSING and job.progress.stage is JobStage.PHRASES
 
 
-def with_live_progress(kit: KitDep, job: model.Job) -> Job:
+def with_live_progress(kit: Kit, job: model.Job, now: float | None = None) -> Job:
     """While phrases render, progress is the share of phrases done, read from the chord's members
-    (phrase tasks do not write the job document)."""
+    (phrase tasks do not write the job document), with an estimate of the time left."""
+    answer = Job.from_job(job)
     if rendering_phrases(job):
         progress = chord_progress(kit, job.id)
         if progress is not None and progress.size:
-            fraction = round(len(progress.done) / progress.size, 4)
-            job = job.model_copy(update={"progress": Progress(stage=JobStage.PHRASES, fraction=fraction)})
-    return Job.from_job(job)
+            done, total = len(progress.done), progress.size
+            live = Progress(
+                stage=JobStage.PHRASES,
+                fraction=round(done / total, 4),
+                done=done,
+                total=total,
+                eta_seconds=eta_seconds(done, total, job.progress.stage_started_at, now or time.time()),
+            )
+            answer = answer.model_copy(update={"progress": live})
+    return answer
+
+
+def eta_seconds(done: int, total: int, started_at: float | None, now: float) -> float | None:
+    """Seconds left at the pace of the phrases done since the phrase stage began; None before the first
+    phrase is done (or for a job whose document does not say when the stage began)."""
+    if done <= 0 or started_at is None:
+        return None
+    pace_s = max(0.0, now - started_at) / done
+    return round(pace_s * max(0, total - done), 1)
 
 
 @router.get("/{job_id}", response_model=Job, responses={404: {"model": Problem}})
@@ -145,5 +190,23 @@ def job_output(job_id: JobId, user: CurrentUser, kit: KitDep, settings: Settings
 
 @router.post("/{job_id}/cancel", response_model=Job, responses={404: {"model": Problem}, 409: {"model": Problem}})
 def cancel_job(job_id: JobId, user: CurrentUser, kit: KitDep) -> Job:
-    """Cancel a pending job and refund its reservation."""
+    """Cancel a pending or processing job and refund its whole reservation (nothing is charged). The
+    phrases not yet sung and the assembly skip; 409 for a job that has already ended."""
     return Job.from_job(jobs.cancel_job(kit.documents, job_id, user.uid))
+
+
+@router.patch("/{job_id}", response_model=Job, responses={404: {"model": Problem}})
+def rename_job(job_id: JobId, body: JobRename, user: CurrentUser, kit: KitDep) -> Job:
+    """Rename a song (in any status)."""
+    return with_live_progress(kit, jobs.rename_job(kit.documents, job_id, user.uid, body.title.strip() or body.title))
+
+
+@router.delete("/{job_id}", status_code=204, response_class=Response, responses={404: {"model": Problem}})
+def delete_job(job_id: JobId, user: CurrentUser, kit: KitDep) -> Response:
+    """Delete a song: its outputs, its intermediate files and its document. A job in flight is
+    cancelled first (refunded). The uploaded score is kept: other songs may use it."""
+    job = jobs.delete_job_document(kit.documents, job_id, user.uid)
+    delete_job_shares(kit.documents, job.id)  # its link already answers 404; the record goes too
+    delete_job_files(kit.blobs, job.id)
+    log.info("job.deleted", job_id=job.id, status=str(job.status))
+    return Response(status_code=204)

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from singer_tasks.cli.account import add_parser as add_account_parser
 from singer_tasks.cli.credits import add_parser as add_credits_parser
 from singer_tasks.cli.render import add_parser as add_render_parser
 from singer_tasks.cli.render import part_argument, verse_argument
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_render_parser(sub)
     add_voices_parser(sub)
     add_credits_parser(sub)
+    add_account_parser(sub)
     return parser
 
 

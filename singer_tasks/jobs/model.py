@@ -15,7 +15,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from singer_tasks.settings import RenderType
@@ -23,12 +23,20 @@ from singer_tasks.settings import RenderType
 # Document collections.
 JOBS = "jobs"
 USERS = "users"
-# Blob prefix of the users' scores: `uploads/{uid}/{scoreId}{.musicxml|.mxl}`. (A job's outputs and
-# intermediates live under `render/job.py`'s OUTPUT_PREFIX and INTERMEDIATE_PREFIX.)
+# Blob prefix of the users' scores: `uploads/{uid}/{scoreId}{.musicxml|.mxl}`; also the name of the
+# collection `users/{uid}/uploads/{scoreId}` describing each (title, verses, parts, file name).
 UPLOADS = "uploads"
+# Blob prefixes of a job's files: its outputs `jobs/{jobId}/...` and intermediates
+# `intermediate/{jobId}/...` (GCS lifecycle rules match literal prefixes, hence the fixed first part).
+OUTPUT_PREFIX = "jobs"
+INTERMEDIATE_PREFIX = "intermediate"
 
 __all__ = [
+    "INTERMEDIATE_PREFIX",
     "JOBS",
+    "KEY_SHIFT_RANGE",
+    "OUTPUT_PREFIX",
+    "TEMPO_FACTOR_RANGE",
     "UPLOADS",
     "USERS",
     "Credits",
@@ -36,13 +44,18 @@ __all__ = [
     "Job",
     "JobFailure",
     "JobOutputs",
+    "JobShare",
     "JobStage",
     "JobStatus",
     "Progress",
     "RenderType",
     "StoredModel",
     "User",
+    "job_blob_prefixes",
     "job_path",
+    "score_id_of",
+    "upload_info_collection",
+    "upload_info_path",
     "upload_key",
     "user_path",
 ]
@@ -63,8 +76,24 @@ def upload_key(uid: str, score_id: str, ext: str) -> str:
     return f"{UPLOADS}/{uid}/{score_id}{ext}"
 
 
+def upload_info_collection(uid: str) -> str:
+    """The collection of what the API read of a user's uploads (one document per score)."""
+    return f"{USERS}/{uid}/{UPLOADS}"
+
+
+def upload_info_path(uid: str, score_id: str) -> str:
+    """Document path of what the API read of a user's upload: `{title, verses, parts, filename, size,
+    readable}` (see api/routes/uploads.py). Deleting a user deletes it with her other documents."""
+    return f"{upload_info_collection(uid)}/{score_id}"
+
+
+def job_blob_prefixes(job_id: str) -> tuple[str, str]:
+    """The blob prefixes holding a job's files (outputs, then intermediates), each ending in '/'."""
+    return f"{OUTPUT_PREFIX}/{job_id}/", f"{INTERMEDIATE_PREFIX}/{job_id}/"
+
+
 class JobStatus(StrEnum):
-    """pending -> processing -> completed | failed; pending -> cancelled (only a pending job)."""
+    """pending -> processing -> completed | failed; pending | processing -> cancelled."""
 
     PENDING = "pending"
     PROCESSING = "processing"
@@ -124,10 +153,22 @@ class StoredModel(BaseModel):
 
 
 class Progress(StoredModel):
-    """How far a job got: the stage and its fraction 0..1."""
+    """How far a job got: the stage and its fraction 0..1.
+
+    While phrases render the stored document also holds `total` (the song's phrases) and
+    `stageStartedAt` (when the phrase stage began), from which the API reports phrases done and an
+    estimate of the time left; both are absent (None) otherwise and in older documents.
+    """
 
     stage: JobStage
     fraction: float = Field(ge=0.0, le=1.0)
+    total: int | None = Field(default=None, ge=0)
+    stage_started_at: float | None = None
+
+    def to_document(self) -> dict[str, Any]:
+        """The stored form, without the fields a stage does not use."""
+        data: dict[str, Any] = self.model_dump(by_alias=True, mode="json", exclude_none=True)
+        return data
 
 
 class JobFailure(StoredModel):
@@ -155,14 +196,47 @@ class JobOutputs(StoredModel):
     listen: str | None = None  # compressed for listening (MP3)
 
 
+class JobShare(StoredModel):
+    """A completed job's active share link, as its owner sees it (the job document is readable by its
+    owner only; `shares/{sha256(token)}` holds the public side, see singer_tasks/jobs/shares.py)."""
+
+    token: str
+    url: str  # the SPA path /s/{token}
+    expires_at: float
+
+
+KEY_SHIFT_RANGE = (-24, 24)  # semitones
+TEMPO_FACTOR_RANGE = (0.25, 4.0)  # 2.0 sings twice as fast
+
+
+def score_id_of(input_path: str) -> str:
+    """The scoreId in an upload's blob key (`uploads/{uid}/{scoreId}.ext`)."""
+    return input_path.rsplit("/", 1)[-1].split(".", 1)[0]
+
+
 class Job(StoredModel):
-    """`jobs/{jobId}` (see docs/architecture.md, "Documents"); `id` is the document's id, not a field."""
+    """`jobs/{jobId}` (see docs/architecture.md, "Documents"); `id` is the document's id, not a field.
+
+    title, scoreId, filename: the song's name (renamable), its upload and the user's file name (error
+    messages name the file, never the upload id). keyShift (semitones), tempoFactor (2 = twice as
+    fast), verse (a lyric line label), part (a MusicXML part id): the musical options the render
+    applies. Documents written before these fields existed load with defaults (no shift, the score's
+    tempo, the parser's choice of verse and part; the title and file name from the upload's key).
+    """
 
     id: str
     user_id: str
     status: JobStatus
     render_type: RenderType
     voice: str
+    title: str = ""
+    score_id: str = ""
+    filename: str = ""
+    key_shift: int = Field(default=0, ge=KEY_SHIFT_RANGE[0], le=KEY_SHIFT_RANGE[1])
+    tempo_factor: float = Field(default=1.0, ge=TEMPO_FACTOR_RANGE[0], le=TEMPO_FACTOR_RANGE[1])
+    verse: str | None = None
+    part: str | None = None
+    share: JobShare | None = None
     speaker: str | None = None
     expression: Expression | None = None
     language: str | None = None
@@ -183,6 +257,26 @@ class Job(StoredModel):
     def from_document(cls, job_id: str, data: dict[str, Any]) -> Job:
         """A stored job document (camelCase) as a Job."""
         return cls.model_validate({**data, "id": job_id})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_documents(cls, data: Any) -> Any:
+        # A document from before titles and file names: both from the upload's key.
+        if not isinstance(data, dict):
+            return data
+        input_path = data.get("inputPath", data.get("input_path"))
+        if not isinstance(input_path, str):
+            return data
+        filled = dict(data)
+        stored = input_path.rsplit("/", 1)[-1]
+        for camel, snake, default in (
+            ("scoreId", "score_id", score_id_of(input_path)),
+            ("filename", "filename", stored),
+            ("title", "title", (filled.get("filename") or stored).rsplit(".", 1)[0]),
+        ):
+            if not filled.get(camel) and not filled.get(snake):
+                filled[camel] = default
+        return filled
 
     def to_document(self) -> dict[str, Any]:
         """The document to store (camelCase, plain JSON values, without the id)."""

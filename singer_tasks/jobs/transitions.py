@@ -37,6 +37,7 @@ from singer_tasks.jobs.model import (
     RenderType,
     User,
     job_path,
+    score_id_of,
     user_path,
 )
 from singer_tasks.jobs.plans import month_of
@@ -59,12 +60,14 @@ __all__ = [
     "cancel_job",
     "complete_job",
     "create_job",
+    "delete_job_document",
     "ensure_user",
     "fail_job",
     "get_job",
     "job_path",
     "list_jobs",
     "new_user",
+    "rename_job",
     "set_progress",
     "start_job",
     "user_path",
@@ -129,6 +132,12 @@ class JobRequest:
     language: str | None
     expression: Expression | None = None
     speaker: str | None = None
+    title: str = ""
+    filename: str = ""
+    key_shift: int = 0
+    tempo_factor: float = 1.0
+    verse: str | None = None
+    part: str | None = None
 
 
 # A creation that still meets contention (or a busy lock) is tried again after a jittered pause.
@@ -162,6 +171,13 @@ def create_job(store: DocumentStore, request: JobRequest, settings: SingerSettin
             expression=request.expression,
             language=request.language,
             input_path=request.input_path,
+            title=request.title,
+            score_id=score_id_of(request.input_path),
+            filename=request.filename,
+            key_shift=request.key_shift,
+            tempo_factor=request.tempo_factor,
+            verse=request.verse,
+            part=request.part,
             progress=Progress(stage=JobStage.QUEUED, fraction=0.0),
             credits=Credits(reserved=reserve),
             created_at=now,
@@ -235,14 +251,28 @@ def start_job(transact: Transact[Job | None], job_id: str) -> Job | None:
     return transact(start)
 
 
-def set_progress(transact: Transact[None], job_id: str, stage: JobStage, fraction: float) -> None:
-    """Record progress of a processing job (callers throttle to about one write per second)."""
-    progress = Progress(stage=JobStage(stage), fraction=round(min(max(fraction, 0.0), 1.0), 4))
+def set_progress(
+    transact: Transact[None], job_id: str, stage: JobStage, fraction: float, *, total: int | None = None
+) -> None:
+    """Record progress of a processing job (callers throttle to about one write per second). The time a
+    stage began is kept while it lasts (the API estimates the time left from it); `total` is the
+    number of phrases once they are known."""
+    stage = JobStage(stage)
+    fraction = round(min(max(fraction, 0.0), 1.0), 4)
 
     def write(tx: Transaction) -> None:
         job = _read_job(tx, job_id)
-        if job is not None and job.status is JobStatus.PROCESSING:
-            tx.update(job_path(job_id), {"progress": progress.to_document(), "updatedAt": time.time()})
+        if job is None or job.status is not JobStatus.PROCESSING:
+            return
+        now = time.time()
+        same = job.progress.stage is stage
+        progress = Progress(
+            stage=stage,
+            fraction=fraction,
+            total=total if total is not None else (job.progress.total if same else None),
+            stage_started_at=job.progress.stage_started_at if same and job.progress.stage_started_at else now,
+        )
+        tx.update(job_path(job_id), {"progress": progress.to_document(), "updatedAt": now})
 
     transact(write)
 
@@ -301,22 +331,65 @@ def fail_job(transact: Transact[bool], job_id: str, *, code: str, message: str) 
     return transact(fail)
 
 
+def _cancel_in(tx: Transaction, job: Job, actor: str) -> Job:
+    """pending|processing -> cancelled in `tx`, refunding the whole reservation (nothing is charged)."""
+    credits = _release(tx, job, charged=None, actor=actor)
+    now = time.time()
+    fields = {"status": JobStatus.CANCELLED.value, "credits": credits, "updatedAt": now, "finishedAt": now}
+    tx.update(job_path(job.id), fields)
+    return Job.from_document(job.id, {**job.to_document(), **fields})
+
+
 def cancel_job(store: DocumentStore, job_id: str, uid: str) -> Job:
-    """pending -> cancelled with a full refund; JobNotFound for another user's job."""
+    """pending|processing -> cancelled with a full refund; JobNotFound for another user's job,
+    JobStateError for one that has ended.
+
+    A processing job's remaining phrase tasks and its assembly see the status and skip; a phrase
+    already singing may finish, but nothing uses its result. Against an assembly completing at the
+    same moment, the transaction decides: `complete_job` and this both move only from processing,
+    so exactly one of them wins, and the credits are charged or refunded, never both.
+    """
 
     def cancel(tx: Transaction) -> Job:
         job = _read_job(tx, job_id)
         if job is None or job.user_id != uid:
             raise JobNotFound(f"no job {job_id}")
-        if job.status is not JobStatus.PENDING:
-            raise JobStateError(f"only a pending job can be cancelled; this one is {job.status}")
-        credits = _release(tx, job, charged=None, actor=uid)
-        now = time.time()
-        fields = {"status": JobStatus.CANCELLED.value, "credits": credits, "updatedAt": now, "finishedAt": now}
+        if not job.status.in_flight:
+            raise JobStateError(f"only a pending or processing job can be cancelled; this one is {job.status}")
+        return _cancel_in(tx, job, uid)
+
+    return store.transaction(cancel)
+
+
+def rename_job(store: DocumentStore, job_id: str, uid: str, title: str) -> Job:
+    """Give the caller's job a new title (any status); JobNotFound for another user's job."""
+
+    def rename(tx: Transaction) -> Job:
+        job = _read_job(tx, job_id)
+        if job is None or job.user_id != uid:
+            raise JobNotFound(f"no job {job_id}")
+        fields = {"title": title, "updatedAt": time.time()}
         tx.update(job_path(job_id), fields)
         return Job.from_document(job_id, {**job.to_document(), **fields})
 
-    return store.transaction(cancel)
+    return store.transaction(rename)
+
+
+def delete_job_document(store: DocumentStore, job_id: str, uid: str) -> Job:
+    """Delete the caller's job document, cancelling (and refunding) it first when in flight, in one
+    transaction; returns the job as it was. The caller then deletes its files (`job_blob_prefixes`):
+    tasks still queued for it find no job and skip."""
+
+    def delete(tx: Transaction) -> Job:
+        job = _read_job(tx, job_id)
+        if job is None or job.user_id != uid:
+            raise JobNotFound(f"no job {job_id}")
+        if job.status.in_flight:
+            job = _cancel_in(tx, job, uid)
+        tx.delete(job_path(job_id))
+        return job
+
+    return store.transaction(delete)
 
 
 def get_job(store: DocumentStore, job_id: str, uid: str) -> Job:

@@ -15,20 +15,23 @@ from dataclasses import replace
 
 import numpy as np
 
+from singer_tasks.jobs import model
 from singer_tasks.phrase import dumps_ds
 from singer_tasks.render import phrase_cache
 from singer_tasks.render.assembly import assemble, encode_wav
 from singer_tasks.render.encode import FLAC_TYPE, encode_flac, encode_listening
 from singer_tasks.render.pipeline import RenderOptions, sing_phrase
 from singer_tasks.render.plan import Plan, plan_song
+from singer_tasks.score.info import read_score_info, verse_argument
 from singer_tasks.score.limits import ScoreLimits
 from singer_tasks.settings import SingerSettings
 from singer_tasks.voices.chain import check_expression
 from singer_tasks.voices.loader import get_voice, resolve_manifest
 from taskkit.backends.base import BlobStore
 
-INTERMEDIATE_PREFIX = "intermediate"
-OUTPUT_PREFIX = "jobs"
+# Named once in the torch-free job model, which the API uses to delete a job's files.
+INTERMEDIATE_PREFIX = model.INTERMEDIATE_PREFIX
+OUTPUT_PREFIX = model.OUTPUT_PREFIX
 
 
 def plan_key(job_id: str) -> str:
@@ -49,14 +52,26 @@ def prepare(
     language: str | None,
     settings: SingerSettings,
     progress: Callable[[str, float], None],
+    *,
+    filename: str | None = None,
+    key_shift: int = 0,
+    tempo_factor: float = 1.0,
+    verse: str | None = None,
+    part: str | None = None,
 ) -> Plan:
-    """Download, parse and phonemize a job's score; store and return its plan."""
+    """Download, parse and phonemize a job's score with the job's options (transposed by `key_shift`
+    semitones, `tempo_factor` times as fast, the lyric line labelled `verse`, the part with MusicXML id
+    `part`); store and return its plan. Errors name `filename`, the user's own file name."""
     progress("download", 0.0)
     data = blobs.get(input_path)
     progress("parse", 0.0)
     manifest = resolve_manifest(voice, settings.voices_dir, blobs)
-    plan = plan_song(data, input_path.rsplit("/", 1)[-1], manifest, ScoreLimits.from_settings(settings),
-                     language=language)  # fmt: skip
+    name = filename or input_path.rsplit("/", 1)[-1]
+    limits = ScoreLimits.from_settings(settings)
+    # A number label ("2") is a position for parse_score: the score's own labels say which.
+    line = 1 if verse is None else verse_argument(read_score_info(data, name, limits), verse, part)
+    plan = plan_song(data, name, manifest, limits, language=language, verse=line, part=part,
+                     key_shift=key_shift, tempo_factor=tempo_factor)  # fmt: skip
     blobs.put(plan_key(job_id), plan.to_json(), content_type="application/json")
     return plan
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from singer_tasks.errors import SongTooLong
@@ -17,7 +17,7 @@ from singer_tasks.phonemize import score_to_phrases
 from singer_tasks.phonemize.dictionary import PhonemeDictionary
 from singer_tasks.phrase import Phrase
 from singer_tasks.score.limits import ScoreLimits
-from singer_tasks.score.model import Score
+from singer_tasks.score.model import Note, Rest, Score
 from singer_tasks.score.read import parse_score
 from singer_tasks.voices.manifest import VoiceManifest
 
@@ -93,6 +93,21 @@ def phonemizer_dictionary(manifest: VoiceManifest) -> PhonemeDictionary | None:
     return PhonemeDictionary.load_many(paths, prefixed=len(paths) > 1)
 
 
+def transform_score(score: Score, *, key_shift: int = 0, tempo_factor: float = 1.0) -> Score:
+    """`score` transposed by `key_shift` semitones and sung `tempo_factor` times as fast (every onset and
+    duration divided by it)."""
+    if key_shift == 0 and tempo_factor == 1.0:
+        return score
+    if tempo_factor <= 0:
+        raise ValueError(f"tempo_factor must be positive, got {tempo_factor}")
+    scale = 1.0 / tempo_factor
+    events: list[Note | Rest] = []
+    for event in score.events:
+        timed = replace(event, onset_s=event.onset_s * scale, duration_s=event.duration_s * scale)
+        events.append(replace(timed, midi=timed.midi + key_shift) if isinstance(timed, Note) else timed)
+    return replace(score, events=tuple(events))
+
+
 def plan_song(
     data: bytes,
     filename: str,
@@ -100,16 +115,28 @@ def plan_song(
     limits: ScoreLimits,
     *,
     language: str | None = None,
-    verse: int = 1,
+    verse: int | str = 1,
     part: int | str | None = None,
+    key_shift: int = 0,
+    tempo_factor: float = 1.0,
 ) -> Plan:
-    """Read and phonemize a score for a voice; SongTooLong when its phrases run past `limits.max_song_s`."""
-    score = parse_score(data, filename, part=part, verse=verse, limits=limits)
+    """Read and phonemize a score for a voice; SongTooLong when its phrases run past `limits.max_song_s`.
+
+    verse and part as `parse_score` takes them. key_shift transposes every note by that many semitones;
+    tempo_factor sings that many times as fast (2.0: half as long). Both change the score itself before
+    phonemizing, so phoneme timing and the pitch curve follow the new notes (no audio resampling).
+    """
+    # The song's length limit applies to what is sung: a score twice too long sung twice as fast is fine
+    # (a slower song is measured after the change, below, so the message names its sung length).
+    parse_limits = replace(limits, max_song_s=limits.max_song_s * max(1.0, tempo_factor))
+    score = parse_score(data, filename, part=part, verse=verse, limits=parse_limits)
+    score = transform_score(score, key_shift=key_shift, tempo_factor=tempo_factor)
     phrases = score_to_phrases(score, language=language, dictionary=phonemizer_dictionary(manifest))
     plan = Plan(phrases, score.duration_s, display_data(score, phrases), tuple(score.warnings))
     if plan.song_end_s > limits.max_song_s:
+        tempo = f" at {tempo_factor:g} times the written tempo" if tempo_factor != 1.0 else ""
         raise SongTooLong(
-            f"the song lasts {plan.song_end_s:.0f} s and the limit is {limits.max_song_s:.0f} s; "
-            "shorten the score or split it"
+            f"the song lasts {plan.song_end_s:.0f} s{tempo} and the limit is {limits.max_song_s:.0f} s; "
+            "shorten the score or split it" + (", or sing it faster" if tempo else "")
         )
     return plan

@@ -5,10 +5,13 @@ default thread count then oversubscribes. `configure_torch` sets intra-op thread
 (divided among worker processes sharing it) and inter-op threads to 1; ONNX Runtime sessions (voicebanks)
 get the same share (`onnx_threads`).
 
-Render precision: "exact" is float32 and reproduces openvpi's output; "fast" runs the acoustic
-denoiser and the vocoder under bfloat16 autocast (about 2x faster where the CPU has native bf16:
-avx512_bf16 or AMX; emulated and slower elsewhere); "auto" (the default) is fast where the CPU has native
-bf16 and exact elsewhere. `SINGER_PRECISION=exact|fast|auto` sets it for the process.
+Render precision: "exact" is float32 and reproduces openvpi's output. "fast" is the quicker path this
+CPU has: where it computes bfloat16 natively (avx512_bf16 or AMX) the acoustic denoiser and the vocoder
+run under bf16 autocast ("bf16"); elsewhere the denoiser's inner layers run with int8 weights ("int8",
+fast on VNNI; bf16 is emulated there and slower than float32), the vocoder in float32. "auto" (the
+default) is the fast path where the CPU has bf16 or VNNI and exact elsewhere (`precision_for_cpu`: a
+static table keyed by the CPU flags, from the figures in docs/benchmarks.md).
+`SINGER_PRECISION=exact|fast|auto` sets it for the process.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,20 +35,48 @@ PRECISION_MODES = ("exact", "fast", "auto")
 _CPUINFO = Path("/proc/cpuinfo")
 
 
-def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
-    """True when the CPU computes bfloat16 natively (avx512_bf16 or AMX flags; else oneDNN's own check)."""
+BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
+
+
+def cpu_flags(cpuinfo: str | None = None) -> frozenset[str] | None:
+    """The CPU's feature flags from /proc/cpuinfo (or the text given); None where there is none."""
     text = _read(_CPUINFO) if cpuinfo is None else cpuinfo
     if text is not None:
         for line in text.splitlines():
             if line.startswith("flags"):
-                flags = set(line.split(":", 1)[-1].split())
-                return bool(flags & {"avx512_bf16", "amx_bf16"})
+                return frozenset(line.split(":", 1)[-1].split())
+    return None
+
+
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
+    """True when the CPU computes bfloat16 natively (avx512_bf16 or AMX flags; else oneDNN's own check)."""
+    flags = cpu_flags(cpuinfo)
+    if flags is not None:
+        return bool(flags & BF16_FLAGS)
     import torch
 
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+def precision_for_cpu(mode: str, flags: Iterable[str], *, int8_available: bool = True) -> str:
+    """The model precision ("fp32", "bf16" or "int8") for a resolved mode (exact, fast, auto) on a CPU
+    with these feature flags. A pure function: the table the figures in docs/benchmarks.md justify.
+
+    native bf16 -> bf16 (the denoiser about 2.7x float32's speed, the vocoder 3x); VNNI without bf16 ->
+    int8 (about 2x; emulated bf16 is slower than float32 there); neither -> auto is exact (nothing
+    measured faster), fast is int8 where torch has the kernels, else bf16."""
+    if mode == "exact":
+        return "fp32"
+    have = frozenset(flags)
+    if have & BF16_FLAGS:
+        return "bf16"
+    if int8_available and (have & VNNI_FLAGS or mode == "fast"):
+        return "int8"
+    return "bf16" if mode == "fast" else "fp32"
 
 
 def precision_setting(value: str | None = None) -> str:
@@ -59,13 +91,22 @@ def precision_setting(value: str | None = None) -> str:
     return mode
 
 
-def resolve_precision(mode: str | None = None, *, bf16_native: bool | None = None) -> str:
-    """The model precision ("fp32" or "bf16") for a mode (see `precision_setting`); auto checks the CPU."""
+def resolve_precision(
+    mode: str | None = None, *, bf16_native: bool | None = None, flags: Iterable[str] | None = None
+) -> str:
+    """The model precision ("fp32", "bf16" or "int8") for a mode (see `precision_setting`) on this CPU,
+    or on one with the feature `flags` given (`bf16_native` adds or removes the bf16 ones)."""
     chosen = precision_setting(mode)
-    if chosen == "auto":
-        native = cpu_has_bf16() if bf16_native is None else bf16_native
-        return "bf16" if native else "fp32"
-    return "bf16" if chosen == "fast" else "fp32"
+    if chosen == "exact":
+        return "fp32"
+    have = set(cpu_flags() or ()) if flags is None else set(flags)
+    if flags is None and not have and cpu_has_bf16():  # no /proc/cpuinfo: oneDNN's own bf16 check
+        have |= BF16_FLAGS
+    if bf16_native is not None:
+        have = (have | BF16_FLAGS) if bf16_native else (have - BF16_FLAGS)
+    from singer_tasks.voices.diffsinger.acoustic.int8 import int8_supported
+
+    return precision_for_cpu(chosen, have, int8_available=int8_supported())
 
 
 def _read(path: Path) -> str | None:

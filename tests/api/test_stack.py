@@ -68,21 +68,29 @@ def job_status(kit: Kit, job_id: str) -> str | None:
     return (kit.documents.get(f"jobs/{job_id}") or {}).get("status")
 
 
+def listen(
+    base: str, auth: dict[str, str], jobs: list[dict[str, Any]], phrases: list[dict[str, Any]], timeout_s: float
+) -> None:
+    """Collect the event stream's `job` and `phrases` events until a job completes or fails."""
+    kind = "message"
+    with httpx.stream("GET", f"{base}/v1/events", headers=auth, timeout=timeout_s) as response:
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                kind = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                data = json.loads(line.removeprefix("data: "))
+                (phrases if kind == "phrases" else jobs).append(data)
+                if kind == "job" and data["status"] in ("completed", "failed"):
+                    return
+
+
 def test_full_flow_over_http(stack: Stack) -> None:
     auth = sign_in(stack.url, "alice")
     grant = httpx.post(f"{stack.url}/v1/uploads/url", json={"filename": "song.musicxml"}, headers=auth).json()
     assert httpx.put(grant["url"], content=song_bytes(2), headers=grant["headers"]).status_code == 200
     events: list[dict[str, Any]] = []
-
-    def listen() -> None:
-        with httpx.stream("GET", f"{stack.url}/v1/events", headers=auth, timeout=60) as response:
-            for line in response.iter_lines():
-                if line.startswith("data: "):
-                    events.append(json.loads(line[6:]))
-                    if events[-1]["status"] in ("completed", "failed"):
-                        return
-
-    listener = threading.Thread(target=listen, daemon=True)
+    phrases: list[dict[str, Any]] = []
+    listener = threading.Thread(target=listen, args=(stack.url, auth, events, phrases, 60), daemon=True)
     listener.start()
     job = httpx.post(f"{stack.url}/v1/jobs", json={"scoreId": grant["scoreId"]}, headers=auth).json()
     listener.join(60)
@@ -90,6 +98,7 @@ def test_full_flow_over_http(stack: Stack) -> None:
     statuses = [e["status"] for e in events]
     assert statuses.index("processing") < statuses.index("completed")
     assert any(e["progress"]["stage"] not in ("queued", "done") for e in events)
+    assert phrases and phrases[-1]["jobId"] == job["id"] and phrases[-1]["ready"]  # announced as they finish
     done = httpx.get(f"{stack.url}/v1/jobs/{job['id']}", headers=auth).json()
     assert done["status"] == "completed"
     output = httpx.get(f"{stack.url}/v1/jobs/{job['id']}/output", headers=auth).json()
@@ -148,6 +157,7 @@ def test_sweep_completes_a_job_whose_publish_was_lost(stack: Stack, store_kit: K
     assert json.loads(sweep.stdout)["republished"] == {
         "singer_tasks.render.tasks.republish_stale_jobs": 1,
         "singer_tasks.jobs.refill.refill_monthly_allowances": 0,  # carol was refilled for this month at sign-up
+        "singer_tasks.render.tasks.expire_old_blobs": 0,  # nothing is older than its retention
     }
     wait_for(lambda: job_status(store_kit, job.id) == "completed", timeout_s=60, what="the swept job")
 
@@ -201,17 +211,7 @@ def test_the_event_stream_carries_phrase_progress(stack: Stack) -> None:
     score = song_bytes(20, phrase_per_bar=True)
     up = httpx.post(f"{stack.url}/v1/uploads", files={"file": ("s.xml", score)}, headers=auth).json()
     events: list[dict[str, Any]] = []
-
-    def listen() -> None:
-        with httpx.stream("GET", f"{stack.url}/v1/events", headers=auth,
-                          timeout=120) as response:  # fmt: skip
-            for line in response.iter_lines():
-                if line.startswith("data: "):
-                    events.append(json.loads(line[6:]))
-                    if events[-1]["status"] in ("completed", "failed"):
-                        return
-
-    listener = threading.Thread(target=listen, daemon=True)
+    listener = threading.Thread(target=listen, args=(stack.url, auth, events, [], 120), daemon=True)
     listener.start()
     httpx.post(f"{stack.url}/v1/jobs", json={"scoreId": up["scoreId"]}, headers=auth)
     listener.join(120)

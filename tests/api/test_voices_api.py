@@ -72,8 +72,11 @@ def test_voices_are_public_and_name_their_portraits(api: LiveServer, fake_voices
         "stages": ["duration", "pitch", "acoustic", "vocoder"],
         "licence": "CC BY-NC-SA 4.0",
         "portraitUrl": "/v1/voices/alto/portrait",
+        "sampleUrl": "/v1/voices/alto/sample",
+        "finalDiffers": True,  # not installed here: its own steps are assumed to differ from a preview's
     }
     assert listed["builtin"]["portraitUrl"] is None and listed["builtin"]["speakers"] == []
+    assert listed["builtin"]["finalDiffers"] is False
 
 
 def test_a_portrait_is_served_with_its_image_type(api: LiveServer, fake_voices: list[FakeVoice]) -> None:

@@ -140,3 +140,18 @@ def test_image_entry_points_exist(name: str, variable: str) -> None:
     assert attribute in functions | bound | imported, f"{module} defines no {attribute}"
     # uvicorn serves a factory only with --factory.
     assert ("--factory" in _dockerfile(name)) == (name == "api" and attribute in functions)
+
+
+def test_api_image_leaves_access_logs_to_the_app() -> None:
+    # api/logs.py writes one access line per request with the trace; uvicorn's would repeat it.
+    cmd = [line for line in _dockerfile("api").splitlines() if line.startswith("CMD ")]
+    assert len(cmd) == 1 and "--no-access-log" in cmd[0] and "--proxy-headers" in cmd[0]
+
+
+def test_the_spa_build_sets_only_variables_the_spa_reads() -> None:
+    # A renamed variable fails silently: the SPA would build in local mode against the wrong API.
+    build = (REPO / "deploy" / "cloudbuild.yaml").read_text(encoding="utf-8")
+    config = (REPO / "web" / "src" / "config.ts").read_text(encoding="utf-8")
+    passed = set(re.findall(r"\b(VITE_[A-Z_]+)=", build))
+    assert "VITE_API_BASE" in passed
+    assert passed <= set(re.findall(r"VITE_[A-Z_]+", config)), f"web/src/config.ts never reads {passed}"

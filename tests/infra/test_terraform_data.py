@@ -103,13 +103,13 @@ def test_indexes_serve_the_designed_queries(tf: Terraform) -> None:
     assert by_user["fields"][1][1] == "DESCENDING"
 
 
-def test_ttl_policies_on_lease_and_dead_letter_records(tf: Terraform) -> None:
+def test_ttl_policies_on_lease_dead_letter_and_share_records(tf: Terraform) -> None:
     ttl = tf.resource("google_firestore_field", "ttl")
     assert ttl["for_each"] == "${local.firestore_ttl_fields}"
     assert ttl["field"] == "expireAt"
     assert blocks(ttl, "ttl_config") == [{}]
     collections = set(tf.locals["firestore_ttl_fields"].values())
-    assert collections == {"taskkit_leases", "taskkit_dead_letters", "taskkit_chords", "taskkit_mutexes"}
+    assert collections == {"taskkit_leases", "taskkit_dead_letters", "taskkit_chords", "taskkit_mutexes", "shares"}
     overrides = {(o["collectionGroup"], o["fieldPath"]) for o in _json_indexes()["fieldOverrides"] if o["ttl"]}
     assert overrides == {(c, "expireAt") for c in collections}
 
@@ -117,8 +117,10 @@ def test_ttl_policies_on_lease_and_dead_letter_records(tf: Terraform) -> None:
 def test_taskkit_uses_the_collections_and_fields_terraform_configures(tf: Terraform) -> None:
     """The names live in taskkit's code; a rename there must be a rename here too."""
     source = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "taskkit").rglob("*.py"))
-    for collection in tf.locals["firestore_ttl_fields"].values():
+    for collection in set(tf.locals["firestore_ttl_fields"].values()) - {"shares"}:
         assert re.search(rf"[\"']{collection}[\"']", source), f"taskkit never names {collection}"
     assert re.search(r"[\"']expireAt[\"']", source), "taskkit never writes expireAt"
     for path in ("/_taskkit/push", "/_taskkit/dead-letter", "/_taskkit/sweep"):
         assert f'"{path}"' in source, f"taskkit serves no {path}"
+    shares = (REPO / "singer_tasks" / "jobs" / "shares.py").read_text(encoding="utf-8")
+    assert re.search(r"[\"']shares[\"']", shares) and "expireAt" in shares, "the share records' TTL field moved"

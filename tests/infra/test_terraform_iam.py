@@ -43,7 +43,7 @@ def grants(tf: Terraform) -> list[tuple[str, str, str, str, dict[str, Any]]]:
     """(identity, role, resource type, target, body) of every IAM grant."""
     found = []
     for rtype, _name, body in tf.all_resources():
-        if "_iam_" in rtype:
+        if "_iam_" in rtype and rtype != "google_project_iam_custom_role":
             assert rtype in _TARGET_ATTR, f"add {rtype} to the infra tests' IAM table"
             found.append((_identity(str(body["member"])), str(body["role"]), rtype, _target(rtype, body), body))
     return found
@@ -64,6 +64,8 @@ EXPECTED = {
         ("roles/pubsub.publisher", "google_pubsub_topic.gpu"),
         ("roles/datastore.user", "${var.project_id}"),
         ("roles/firebaseauth.viewer", "${var.project_id}"),  # revoked-token checks on job creation, uploads
+        ("${google_project_iam_custom_role.account_deleter.name}", "${var.project_id}"),  # DELETE /v1/me
+        ("${google_project_iam_custom_role.user_data_eraser.name}", BUCKET),  # song/account deletion, export
     },
     "worker": {
         ("roles/storage.objectViewer", BUCKET),
@@ -124,7 +126,8 @@ def test_runtime_identities_hold_no_admin_or_project_wide_role_but_firestore(tf:
             if rtype == "google_project_iam_member":
                 # Firestore has no per-collection IAM, and Firebase Auth none per user (the api reads users
                 # to refuse revoked tokens); everything else is granted on a resource.
-                allowed = {"roles/datastore.user"} | ({"roles/firebaseauth.viewer"} if who == "api" else set())
+                api_only = {"roles/firebaseauth.viewer", "${google_project_iam_custom_role.account_deleter.name}"}
+                allowed = {"roles/datastore.user"} | (api_only if who == "api" else set())
                 assert role in allowed, (who, role)
 
 
@@ -159,8 +162,11 @@ def test_bucket_grants_are_conditioned_on_object_prefixes(tf: Terraform) -> None
     worker = _conditions(tf, "worker")
     assert _prefixes(worker["roles/storage.objectViewer"]) == {"uploads/", "voices/"}  # voices: read, never written
     assert _prefixes(worker["roles/storage.objectUser"]) == {"intermediate/", "jobs/", "cache/"}
-    # The api never writes outside uploads/, and never reads intermediates or the cache.
-    assert "intermediate/" not in str(api) and "cache/" not in str(api)
+    # The api never writes outside uploads/, and never reads intermediates or the cache; it may delete a
+    # user's intermediates (song and account deletion), never the shared cache.
+    eraser = api.pop("${google_project_iam_custom_role.user_data_eraser.name}")
+    assert _prefixes(eraser) == {"intermediate/"}  # with local.cond_uploads and cond_outputs (the last test)
+    assert "intermediate/" not in str(api) and "cache/" not in str(api) and "cache/" not in eraser
 
 
 def test_api_signs_as_itself_only(tf: Terraform) -> None:
@@ -172,3 +178,17 @@ def test_api_signs_as_itself_only(tf: Terraform) -> None:
 def test_service_account_ids(tf: Terraform) -> None:
     ids = {name: body["account_id"] for name, body in tf.resources["google_service_account"].items()}
     assert ids == {"api": "api-sa", "worker": "worker-sa", "push": "pubsub-push-sa", "deployer": "deployer-sa"}
+
+
+def test_account_deletion_role_holds_only_the_user_writes_it_needs(tf: Terraform) -> None:
+    role = tf.resource("google_project_iam_custom_role", "account_deleter")
+    assert sorted(role["permissions"]) == ["firebaseauth.users.delete", "firebaseauth.users.update"]
+
+
+def test_the_api_may_erase_user_data_but_never_overwrite_it(tf: Terraform) -> None:
+    role = tf.resource("google_project_iam_custom_role", "user_data_eraser")
+    assert sorted(role["permissions"]) == ["storage.objects.delete", "storage.objects.list"]
+    grant = tf.resource("google_storage_bucket_iam_member", "api_erase_user_data")
+    expression = blocks(grant, "condition")[0]["expression"]
+    for prefix in ("cond_uploads", "cond_outputs", "intermediate/", "cond_bucket_list"):
+        assert prefix in expression, prefix

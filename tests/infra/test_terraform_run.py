@@ -125,6 +125,8 @@ API_ENV = {
     "TASKKIT_FIREBASE_PROJECT_ID",
     "SINGER_UPLOAD_RETENTION_DAYS",
     "SINGER_JOB_RETENTION_DAYS",
+    "SINGER_CORS_ORIGINS",
+    "SINGER_GPU_TOPIC",
 }
 WORKER_ENV = {
     "TASKKIT_BACKEND",
@@ -140,6 +142,7 @@ WORKER_ENV = {
     "SINGER_DEFAULT_CREDITS",
     "SINGER_MAX_JOBS_IN_FLIGHT",
     "SINGER_DEFAULT_VOICE",
+    "SINGER_GPU_TOPIC",
 }
 
 
@@ -157,3 +160,32 @@ def test_service_environments(tf: Terraform) -> None:
     assert "local.worker_env" in _env_local(tf, "worker")
     gpu_env = _env_local(tf, "worker_gpu")
     assert "local.worker_env" in gpu_env and "TASKKIT_PUSH_AUDIENCE = local.gpu_push_audience" in gpu_env
+
+
+def test_final_renders_start_on_the_gpu_tier_only_when_it_is_on(tf: Terraform) -> None:
+    from singer_tasks.kit import RENDER_TOPIC, render_topic
+    from singer_tasks.settings import SingerSettings
+
+    for env in (tf.locals["api_env"], tf.locals["worker_env"]):
+        assert env["SINGER_GPU_TOPIC"] == '${var.enable_gpu_tier ? local.gpu_topic : ""}'
+    assert tf.resolve("${local.gpu_topic}") == "render-jobs-gpu"
+    off = SingerSettings.from_env({"SINGER_GPU_TOPIC": ""})
+    assert render_topic("final", off.gpu_topic, off.gpu_render_types) == RENDER_TOPIC
+    on = SingerSettings.from_env({"SINGER_GPU_TOPIC": "render-jobs-gpu"})
+    assert render_topic("final", on.gpu_topic, on.gpu_render_types) == "render-jobs-gpu"
+    assert render_topic("preview", on.gpu_topic, on.gpu_render_types) == RENDER_TOPIC
+
+
+def test_api_cors_origins_are_the_hosting_origins_plus_configured_ones(tf: Terraform) -> None:
+    from singer_tasks.settings import SingerSettings
+
+    value = tf.locals["api_env"]["SINGER_CORS_ORIGINS"]
+    assert value == '${join(",", concat(local.hosting_origins, var.cors_origins))}'
+    # The bucket's CORS (signed PUT uploads from the browser) allows the same origins.
+    [cors] = tf.resource("google_storage_bucket", "main")["cors"]
+    assert cors["origin"] == "${concat(local.hosting_origins, var.cors_origins)}"
+    # What the api receives parses as SINGER_CORS_ORIGINS (terraform's join, done here by hand).
+    hosting = [o.replace("${var.project_id}", "p1") for o in tf.locals["hosting_origins"]]
+    joined = ",".join([*hosting, "https://sing.example.com"])
+    parsed = SingerSettings.from_env({"SINGER_CORS_ORIGINS": joined}).cors_origins
+    assert parsed == ("https://p1.web.app", "https://p1.firebaseapp.com", "https://sing.example.com")

@@ -105,7 +105,8 @@ def test_precision_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert precision_setting() == "exact" and resolve_precision() == "fp32"
     assert resolve_precision("fast") == "bf16"  # an explicit value wins over the environment
     assert resolve_precision("auto", bf16_native=True) == "bf16"
-    assert resolve_precision("auto", bf16_native=False) == "fp32"
+    # without bf16: int8 where the CPU has VNNI (test_speed_levers.py covers the table), else exact
+    assert resolve_precision("auto", bf16_native=False, flags={"avx2"}) == "fp32"
     monkeypatch.setenv("SINGER_PRECISION", "fp8")
     get_settings.cache_clear()
     with pytest.raises(SettingsError, match=r"SINGER_PRECISION='fp8'.*'exact', 'fast' or 'auto'"):
@@ -142,7 +143,7 @@ def test_voice_precision_follows_env_then_voice_yaml(tmp_path: Path, monkeypatch
     assert load_voice(folder).precision == "bf16"  # type: ignore[attr-defined]
     manifest["defaults"].pop("precision")
     (folder / "voice.yaml").write_text(yaml.safe_dump(manifest))
-    assert load_voice(folder).precision == ("bf16" if cpu_has_bf16() else "fp32")  # type: ignore[attr-defined]
+    assert load_voice(folder).precision == resolve_precision("auto")  # type: ignore[attr-defined]
     with pytest.raises(PrecisionError, match="precision='turbo'"):
         exact_voice.render_phrase(tiny_phrase(), precision="turbo")
 

@@ -160,7 +160,7 @@ def test_a_pending_job_may_fail_too(store: DocumentStore) -> None:
     assert user(store).in_flight == 0 and jobs.start_job(store.transaction, job.id) is None
 
 
-def test_cancel_only_a_pending_job_of_ones_own_and_refund_once(store: DocumentStore) -> None:
+def test_cancel_a_job_in_flight_of_ones_own_and_refund_once(store: DocumentStore) -> None:
     job = jobs.create_job(store, request(), SETTINGS)
     with pytest.raises(JobNotFound):
         jobs.cancel_job(store, job.id, "mallory")
@@ -174,8 +174,12 @@ def test_cancel_only_a_pending_job_of_ones_own_and_refund_once(store: DocumentSt
     assert (account.credits, account.reserved, account.in_flight) == (100, 0, 0)
     running = jobs.create_job(store, request(), SETTINGS)
     jobs.start_job(store.transaction, running.id)
-    with pytest.raises(JobStateError):
-        jobs.cancel_job(store, running.id, "ada")
+    stopped = jobs.cancel_job(store, running.id, "ada")
+    assert stopped.status is JobStatus.CANCELLED and stopped.credits.refunded == stopped.credits.reserved
+    assert stopped.credits.charged == 0
+    assert not jobs.complete_job(store.transaction, running.id, output=OUTPUT, seconds=5.0, settings=SETTINGS)
+    account = user(store)
+    assert (account.credits, account.reserved, account.in_flight) == (100, 0, 0)
 
 
 def test_get_and_list_show_only_ones_own_jobs_newest_first(store: DocumentStore) -> None:

@@ -4,9 +4,12 @@ import { restoreLocal } from './auth/local';
 import type { Session } from './auth/session';
 import type { FirebaseAuthApi } from './auth/firebase';
 import type { AppConfig } from './config';
+import { shareToken } from './components/shareToken';
 import { SignInLocal } from './components/SignInLocal';
-import { Workspace } from './components/Workspace';
 
+// Loaded when needed: the sign-in page (the first a visitor sees) carries only what it shows.
+const Workspace = lazy(() => import('./components/Workspace').then((m) => ({ default: m.Workspace })));
+const SharedSong = lazy(() => import('./components/SharedSong').then((m) => ({ default: m.SharedSong })));
 const SignInFirebase = lazy(() => import('./components/SignInFirebase').then((m) => ({ default: m.SignInFirebase })));
 
 function useSession(config: AppConfig): { session: Session | null; setSession(s: Session | null): void; auth: FirebaseAuthApi | null } {
@@ -32,9 +35,36 @@ function useSession(config: AppConfig): { session: Session | null; setSession(s:
   return { session, setSession, auth };
 }
 
+function Loading() {
+  return (
+    <main className="narrow">
+      <p className="muted">Loading…</p>
+    </main>
+  );
+}
+
 export function App({ config }: { config: AppConfig }) {
+  // A share link plays one song for anyone: no sign-in, nothing else of the owner's.
+  const token = typeof window === 'undefined' ? null : shareToken(window.location.pathname);
+  if (token) {
+    return (
+      <Suspense fallback={<Loading />}>
+        <SharedSong apiBase={config.apiBase} token={token} />
+      </Suspense>
+    );
+  }
+  return <SignedIn config={config} />;
+}
+
+function SignedIn({ config }: { config: AppConfig }) {
   const { session, setSession, auth } = useSession(config);
-  if (session) return <Workspace key={session.uid} config={config} session={session} />;
+  if (session) {
+    return (
+      <Suspense fallback={<Loading />}>
+        <Workspace key={session.uid} config={config} session={session} />
+      </Suspense>
+    );
+  }
   return (
     <main className="narrow">
       <h1>AI singer</h1>

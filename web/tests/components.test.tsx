@@ -64,7 +64,7 @@ describe('JobRow', () => {
   it('shows a running job’s stage and progress, and a pending one can be cancelled', () => {
     const running = { ...base, status: 'processing', error: null, progress: { stage: 'phrases', fraction: 0.5 } } as const;
     const html = renderToStaticMarkup(<JobRow job={running} selected={false} onOpen={noop} onCancel={noop} />);
-    expect(html).toContain('Singing · 50%');
+    expect(html).toContain('Singing: 50% done');
     expect(html).toMatch(/<progress[^>]*aria-label="Progress/);
     const pending = { ...base, status: 'pending', error: null, progress: { stage: 'queued', fraction: 0 } } as const;
     expect(renderToStaticMarkup(<JobRow job={pending} selected={false} onOpen={noop} onCancel={noop} />)).toContain('>Cancel</button>');
@@ -98,8 +98,9 @@ describe('VoicePicker', () => {
     const html = renderToStaticMarkup(
       <VoicePicker voices={[builtin, alto]} choice={{ voice: 'builtin' }} onChange={noop} resolve={resolve} />,
     );
-    expect(html.match(/<option /g)).toHaveLength(2);
-    expect(html).toContain('alto (zh)');
+    expect(html.match(/type="radio" id="voice-/g)).toHaveLength(2);
+    expect(html).toContain('Mandarin');
+    expect(html).toContain('English, Mandarin');
     expect(html).not.toContain('id="speaker"');
     expect(html).not.toContain('name="expression"');
     expect(html).toContain('The weight-free formant voice.');

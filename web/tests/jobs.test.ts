@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import type { Job } from '../src/api/types';
-import { formatSeconds, mergeJobs, overallProgress, STAGES, stageLabel, withPolledProgress } from '../src/lib/jobs';
+import {
+  formatDate,
+  formatSeconds,
+  mergeJobs,
+  plural,
+  progressFigure,
+  renderSettings,
+  songTitle,
+  STAGES,
+  stageLabel,
+  withPolledProgress,
+} from '../src/lib/jobs';
 
 function job(id: string, createdAt: number, updatedAt: number, patch: Partial<Job> = {}): Job {
   return {
@@ -33,13 +44,24 @@ describe('mergeJobs', () => {
 });
 
 describe('progress', () => {
-  it('grows through the stages and reaches 1 only when completed', () => {
-    const values = STAGES.slice(0, -1).flatMap((s) =>
-      [0, 0.5].map((fraction) => overallProgress({ status: 'processing', progress: { stage: s.id, fraction } })),
+  it('is phrases done of total, the bar and the words saying the same number', () => {
+    const figure = progressFigure({ status: 'processing', progress: { stage: 'phrases', fraction: 0.2, done: 3, total: 12, etaSeconds: 21 } });
+    expect(figure.fraction).toBe(0.25);
+    expect(figure.text).toBe('Singing: 3 of 12 phrases done · about 21 s left');
+    // One phrase: "1 of 1 phrase", and 0 done is 0, not a guess.
+    expect(progressFigure({ status: 'processing', progress: { stage: 'phrases', fraction: 0, done: 0, total: 1 } }).text).toBe(
+      'Singing: 0 of 1 phrase done',
     );
-    for (let i = 1; i < values.length; i++) expect(values[i]).toBeGreaterThan(values[i - 1] as number);
-    expect(values.at(-1)).toBeLessThan(1);
-    expect(overallProgress({ status: 'completed', progress: { stage: 'done', fraction: 0 } })).toBe(1);
+  });
+
+  it('has no number before there is one to measure, and is whole only when completed', () => {
+    expect(progressFigure({ status: 'pending', progress: { stage: 'queued', fraction: 0 } })).toEqual({ fraction: null, text: 'Waiting to start' });
+    expect(progressFigure({ status: 'processing', progress: { stage: 'parse', fraction: 0.9 } }).fraction).toBeNull();
+    expect(progressFigure({ status: 'processing', progress: { stage: 'phrases', fraction: 0.5 } })).toEqual({
+      fraction: 0.5,
+      text: 'Singing: 50% done',
+    });
+    expect(progressFigure({ status: 'completed', progress: { stage: 'done', fraction: 0 } }).fraction).toBe(1);
   });
 
   it('names every stage the worker writes, in render order', () => {
@@ -51,6 +73,35 @@ describe('progress', () => {
   it('formats durations', () => {
     expect(formatSeconds(12.3)).toBe('12 s');
     expect(formatSeconds(125)).toBe('2 min 5 s');
+  });
+});
+
+describe('library words', () => {
+  it('counts in words with the right plural', () => {
+    expect(plural(1, 'credit')).toBe('1 credit');
+    expect(plural(0, 'credit')).toBe('0 credits');
+    expect(plural(2, 'entry', 'entries')).toBe('2 entries');
+  });
+
+  it('names a song by its title, else its file, else its date', () => {
+    expect(songTitle({ title: ' Twinkle ', createdAt: 0 })).toBe('Twinkle');
+    expect(songTitle({ title: '', filename: 'ode.musicxml', createdAt: 0 })).toBe('ode');
+    expect(songTitle({ createdAt: 1_700_000_000 })).toMatch(/^Song of /);
+  });
+
+  it('says which settings a render used, nothing for the defaults', () => {
+    expect(renderSettings({ renderType: 'preview', keyShift: 0, tempoFactor: 1 })).toBe('');
+    expect(renderSettings({ renderType: 'final', keyShift: -2, tempoFactor: 1.5, verse: '2', part: 'P1' })).toBe(
+      'key −2 semitones · tempo ×1.5 · verse 2 · part P1 · final',
+    );
+    expect(renderSettings({ renderType: 'preview', keyShift: 1 })).toBe('key +1 semitone');
+  });
+
+  it('dates a song relative to today', () => {
+    const now = new Date(2026, 11, 1, 20, 0);
+    expect(formatDate(new Date(2026, 11, 1, 9, 5).getTime() / 1000, now)).toMatch(/^Today /);
+    expect(formatDate(new Date(2026, 10, 30, 9, 5).getTime() / 1000, now)).toMatch(/^Yesterday /);
+    expect(formatDate(new Date(2025, 0, 3, 9, 5).getTime() / 1000, now)).toContain('2025');
   });
 });
 

@@ -48,9 +48,8 @@ class LocalBlobStore(BlobStore):
 
     def _put(self, key: str, data: bytes, content_type: str, if_absent: bool) -> None:
         target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
         scratch = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
-        scratch.write_bytes(data)
+        _write_new(scratch, data)
         try:
             if if_absent:
                 try:
@@ -61,9 +60,7 @@ class LocalBlobStore(BlobStore):
                 os.replace(scratch, target)
         finally:
             scratch.unlink(missing_ok=True)
-        meta = self._meta / key
-        meta.parent.mkdir(parents=True, exist_ok=True)
-        meta.write_text(content_type)
+        _write_new(self._meta / key, content_type.encode())
 
     def _get(self, key: str) -> bytes:
         try:
@@ -93,6 +90,26 @@ class LocalBlobStore(BlobStore):
                 if key.startswith(prefix):
                     keys.append(key)
         return keys
+
+    def delete_older_than(self, prefix: str, age_s: float, now: float) -> int:
+        """Delete objects under `prefix` created more than `age_s` before `now` (a GCS age rule).
+
+        The age is the file's modification time: objects are written once (a scratch file, then a
+        rename or link), so it is their creation time, as a GCS object's age counts from creation.
+        """
+        deleted = 0
+        for key in self._list(prefix):
+            try:
+                created = self._path(key).stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if now - created > age_s:
+                self._delete(key)
+                deleted += 1
+        if deleted:
+            _remove_empty_dirs(self._objects)
+            _remove_empty_dirs(self._meta)
+        return deleted
 
     def _signed_url(
         self, key: str, method: SignMethod, expires_s: int, content_type: str | None, max_bytes: int | None
@@ -124,3 +141,23 @@ class LocalBlobStore(BlobStore):
         if signed.get("X-Method") != method or expires_at < time.time():
             return None
         return SignedGrant(key, method, expires_at, signed.get("X-Content-Type"), max_bytes)
+
+
+def _remove_empty_dirs(root: Path) -> None:
+    """Remove folders left empty under `root` (deepest first), keeping `root` itself."""
+    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty, or a writer just created it
+            continue
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Write `path`, creating its folder; again if housekeeping removed the folder as empty meanwhile."""
+    while True:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.write_bytes(data)
+            return
+        except FileNotFoundError:
+            continue

@@ -5,7 +5,13 @@ envelope to a free endpoint (each endpoint takes one request at a time, like a C
 with concurrency 1), and treats the answer as Pub/Sub does: 102/200/201/202/204 ack; anything else,
 a connection failure or the ack deadline passing is a nack, redelivered after exponential backoff.
 After `max_delivery_attempts` deliveries the message goes to the dead-letter topic with Pub/Sub's
-`CloudPubSubDeadLetterSource*` attributes. Nothing is deleted: exhausted deliveries stay in the queue.
+`CloudPubSubDeadLetterSource*` attributes. Nothing is deleted here: the supervisor's housekeeping
+prunes ended deliveries after the retention period (cleanup.py).
+
+An endpoint that refuses the connection (its worker died and is being restarted) is not a delivery:
+Cloud Run holds a request while it starts an instance, so Pub/Sub never sees that case. The message
+is offered again shortly without counting an attempt or growing its backoff, and the endpoint is left
+alone for a moment; otherwise a worker's restart would push a task's redelivery minutes away.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from taskkit.envelope import encode_envelope
 from taskkit.retrying import exponential_backoff_s
 
 ACK_STATUSES = frozenset({102, 200, 201, 202, 204})
+ENDPOINT_DOWN = "endpoint down"  # the outcome recorded for a refused connection
+ENDPOINT_RETRY_S = 0.5  # how long a refusing endpoint is left alone, and when its message is offered again
 WORKER_SECRET_HEADER = "x-taskkit-worker-secret"
 log = structlog.get_logger("taskkit.dispatcher")
 
@@ -74,6 +82,7 @@ class LocalDispatcher:
         self._subscriptions = {s.name: s for s in subscriptions}
         self._poll_interval_s = poll_interval_s
         self._busy: set[str] = set()
+        self._down_until: dict[str, float] = {}  # endpoint -> when to try it again (guarded by _busy_lock)
         self._busy_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -137,8 +146,9 @@ class LocalDispatcher:
             self._db.run_write(route)
 
     def _free_endpoints(self, sub: Subscription) -> list[str]:
+        now = time.monotonic()
         with self._busy_lock:
-            return [e for e in sub.endpoints if e not in self._busy]
+            return [e for e in sub.endpoints if e not in self._busy and self._down_until.get(e, 0.0) <= now]
 
     def _claim_ready(self) -> list[_Claim]:
         claims: list[_Claim] = []
@@ -204,6 +214,10 @@ class LocalDispatcher:
             )
             outcome = str(response.status_code)
             acked = response.status_code in ACK_STATUSES
+        except httpx.ConnectError:
+            outcome, acked = ENDPOINT_DOWN, False
+            with self._busy_lock:
+                self._down_until[claim.endpoint] = time.monotonic() + ENDPOINT_RETRY_S
         except httpx.TimeoutException:
             outcome, acked = "ack deadline exceeded", False
         except httpx.HTTPError as e:
@@ -227,6 +241,13 @@ class LocalDispatcher:
                     "UPDATE deliveries SET state = 'acked', last_outcome = ?, updated_at = ? "
                     "WHERE message_id = ? AND subscription = ?",
                     (outcome, now, *key),
+                )
+                return
+            if outcome == ENDPOINT_DOWN:  # not a delivery: offered again soon, the attempt not counted
+                conn.execute(
+                    "UPDATE deliveries SET state = 'ready', delivery_attempt = ?, next_attempt_at = ?, "
+                    "last_outcome = ?, updated_at = ? WHERE message_id = ? AND subscription = ?",
+                    (claim.attempt - 1, now + ENDPOINT_RETRY_S, outcome, now, *key),
                 )
                 return
             exhausted = sub.max_delivery_attempts is not None and claim.attempt >= sub.max_delivery_attempts

@@ -193,6 +193,29 @@ class LocalDocumentStore(DocumentStore):
             tx.commit()
             return result
 
+    @property
+    def sqlite(self) -> SqliteFile:
+        """The underlying file (housekeeping compacts it)."""
+        return self._db
+
+    def delete_expired(self, collections: tuple[str, ...], now: float) -> int:
+        """Delete documents of `collections` whose top-level `expireAt` is before `now` (a TTL policy)."""
+        if not collections:
+            return 0
+
+        def delete(conn: sqlite3.Connection) -> int:
+            marks = ",".join("?" * len(collections))
+            count = conn.execute(
+                f"DELETE FROM docs WHERE collection IN ({marks}) AND json_type(data, '$.expireAt') IN "
+                "('integer', 'real') AND json_extract(data, '$.expireAt') < ?",
+                (*collections, now),
+            ).rowcount
+            if count:
+                _tick(conn)
+            return int(count)
+
+        return self._db.run_write(delete)
+
     def change_counter(self) -> int:
         """A number that grows with every committed write (the change feed polls it)."""
         row = self._db.connection().execute("SELECT seq FROM clock WHERE id = 1").fetchone()

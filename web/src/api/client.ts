@@ -1,5 +1,20 @@
 /** A small typed client of the API: bearer auth, JSON in and out, errors as ApiError. */
-import type { Display, Job, JobCreate, JobPage, Me, OutputUrls, Token, Upload, UploadUrl, VoiceList } from './types';
+import type {
+  CreditsPage,
+  Display,
+  Job,
+  JobCreate,
+  JobPage,
+  Me,
+  OutputUrls,
+  PhraseList,
+  Share,
+  SharedSong,
+  Token,
+  Upload,
+  UploadUrl,
+  VoiceList,
+} from './types';
 
 /** Raised when the API answers with an error status; `detail` is the API's own sentence. */
 export class ApiError extends Error {
@@ -64,6 +79,8 @@ export class ApiClient {
       throw new NetworkError(e);
     }
     if (!response.ok) throw new ApiError(response.status, await errorDetail(response));
+    // 204 No Content (a delete): nothing to parse.
+    if (response.status === 204) return undefined as T;
     return (await response.json()) as T;
   }
 
@@ -109,7 +126,20 @@ export class ApiClient {
       throw new NetworkError(e);
     }
     if (!response.ok) throw new ApiError(response.status, await errorDetail(response));
-    return { scoreId: target.scoreId, filename: file.name, size: file.size };
+    // The verses, parts and title are read by the API from the stored score.
+    try {
+      return await this.uploadInfo(target.scoreId);
+    } catch (e) {
+      if (e instanceof ApiError && (e.status === 404 || e.status === 405)) {
+        return { scoreId: target.scoreId, filename: file.name, size: file.size };
+      }
+      throw e;
+    }
+  }
+
+  /** What the API read from a stored score of the caller's: title, verses and parts. */
+  uploadInfo(scoreId: string): Promise<Upload> {
+    return this.request<Upload>(`/v1/uploads/${encodeURIComponent(scoreId)}`);
   }
 
   createJob(body: JobCreate): Promise<Job> {
@@ -128,6 +158,65 @@ export class ApiClient {
 
   output(id: string): Promise<OutputUrls> {
     return this.request<OutputUrls>(`/v1/jobs/${encodeURIComponent(id)}/output`);
+  }
+
+  /** The finished phrases of a job in flight, to play while the rest renders. */
+  phrases(id: string): Promise<PhraseList> {
+    return this.request<PhraseList>(`/v1/jobs/${encodeURIComponent(id)}/phrases`);
+  }
+
+  /** Renames a song. */
+  rename(id: string, title: string): Promise<Job> {
+    return this.request<Job>(`/v1/jobs/${encodeURIComponent(id)}`, { method: 'PATCH', body: JSON.stringify({ title }) });
+  }
+
+  /** Deletes a song and its files (a job in flight is cancelled first). */
+  deleteJob(id: string): Promise<void> {
+    return this.request<void>(`/v1/jobs/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  }
+
+  /** A read-only link to a completed song (the same one while it is active). */
+  share(id: string, expiresInDays = 30): Promise<Share> {
+    return this.request<Share>(`/v1/jobs/${encodeURIComponent(id)}/share`, {
+      method: 'POST',
+      body: JSON.stringify({ expiresInDays }),
+    });
+  }
+
+  /** Revokes a song's share link. */
+  unshare(id: string): Promise<void> {
+    return this.request<void>(`/v1/jobs/${encodeURIComponent(id)}/share`, { method: 'DELETE' });
+  }
+
+  /** A shared song, for anyone holding the token (no sign-in). */
+  shared(token: string): Promise<SharedSong> {
+    return this.request<SharedSong>(`/v1/shared/${encodeURIComponent(token)}`, {}, false);
+  }
+
+  /** Everything stored for the caller, as a zip (GET /v1/me/export). */
+  async exportData(): Promise<Blob> {
+    let response: Response;
+    try {
+      response = await this.fetchImpl(`${this.base}/v1/me/export`, {
+        headers: { Authorization: `Bearer ${await this.token()}` },
+      });
+    } catch (e) {
+      throw new NetworkError(e);
+    }
+    if (!response.ok) throw new ApiError(response.status, await errorDetail(response));
+    return response.blob();
+  }
+
+  /** Deletes the caller's account and everything stored for them. */
+  deleteAccount(): Promise<void> {
+    return this.request<void>('/v1/me', { method: 'DELETE' });
+  }
+
+  /** The caller's credit ledger, newest first. */
+  credits(limit = 20, before?: number): Promise<CreditsPage> {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (before !== undefined) query.set('before', String(before));
+    return this.request<CreditsPage>(`/v1/me/credits?${query.toString()}`);
   }
 
   cancel(id: string): Promise<Job> {

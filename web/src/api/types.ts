@@ -25,7 +25,7 @@ export interface Job {
   speaker?: string | null;
   expression?: Expression | null;
   language: string | null;
-  progress: { stage: JobStage; fraction: number };
+  progress: JobProgress;
   error: { code: string; message: string } | null;
   credits: { reserved: number; charged: number; refunded: number };
   attempts: number;
@@ -34,6 +34,69 @@ export interface Job {
   updatedAt: number;
   startedAt?: number | null;
   finishedAt?: number | null;
+  /** The song's name (default: the score's title). */
+  title?: string;
+  scoreId?: string;
+  /** The user's own file name of the score. */
+  filename?: string;
+  keyShift?: number;
+  tempoFactor?: number;
+  verse?: string | null;
+  part?: string | null;
+  /** The active share link, if any. */
+  share?: Share | null;
+}
+
+/** Where a job is; done/total count phrases while they render (the fraction is done/total then). */
+export interface JobProgress {
+  stage: JobStage;
+  fraction: number;
+  done?: number | null;
+  total?: number | null;
+  etaSeconds?: number | null;
+}
+
+/** A read-only link to one song (POST /v1/jobs/{id}/share). `url` is the SPA path /s/{token}. */
+export interface Share {
+  token: string;
+  url: string;
+  expiresAt: number;
+}
+
+/** What anyone holding a share token sees (GET /v1/shared/{token}, no sign-in). */
+export interface SharedSong {
+  title: string;
+  voice: string;
+  durationSeconds: number | null;
+  listenUrl: string | null;
+  listenType: string | null;
+  /** The WAV. */
+  url: string;
+  display: string | null;
+  expiresAt: number;
+}
+
+/** One change of the caller's credits (GET /v1/me/credits). */
+export interface LedgerEntry {
+  id: string;
+  kind: 'reserve' | 'charge' | 'release' | 'refund' | 'grant' | 'refill';
+  amount: number;
+  balanceAfter: number;
+  reservedAfter: number;
+  seq: number;
+  jobId: string | null;
+  reason: string | null;
+  actor: string;
+  at: number;
+}
+
+export interface CreditsPage {
+  balance: number;
+  reserved: number;
+  available: number;
+  plan: string;
+  entries: LedgerEntry[];
+  nextBefore: number | null;
 }
 
 /** One page of jobs, newest first. */
@@ -58,6 +121,18 @@ export interface Upload {
   scoreId: string;
   filename: string;
   size: number;
+  /** The score's title (else the file name without extension). */
+  title?: string;
+  /** Verse labels the lyrics use ([] when none). */
+  verses?: string[];
+  parts?: ScorePart[];
+}
+
+/** A part of a score, and whether it has lyrics to sing. */
+export interface ScorePart {
+  id: string;
+  name: string;
+  hasLyrics: boolean;
 }
 
 /** Where to PUT a score, with the exact headers the PUT must carry. */
@@ -93,6 +168,13 @@ export interface JobCreate {
   speaker?: string;
   expression?: Expression;
   language?: Language;
+  title?: string;
+  /** Semitones, -24..24. */
+  keyShift?: number;
+  /** 0.25..4; 2 = twice as fast. */
+  tempoFactor?: number;
+  verse?: string;
+  part?: string;
 }
 
 /** An installed voice (GET /v1/voices). */
@@ -108,6 +190,10 @@ export interface Voice {
   licence: string | null;
   /** A path on the API (prefix the API base). */
   portraitUrl: string | null;
+  /** A path on the API to a short audio sample of the voice. */
+  sampleUrl?: string | null;
+  /** False when preview and final render identically (offer one render type). */
+  finalDiffers?: boolean;
 }
 
 export interface VoiceList {
@@ -117,6 +203,29 @@ export interface VoiceList {
 /** Whether a job with this voice may choose its expression (the voice predicts durations or pitch). */
 export function hasExpression(voice: Pick<Voice, 'stages'>): boolean {
   return voice.stages.includes('duration') || voice.stages.includes('pitch');
+}
+
+/** One finished phrase of a job in flight (GET /v1/jobs/{id}/phrases): a 16-bit mono WAV. */
+export interface ReadyPhrase {
+  index: number;
+  /** Where it starts on the song's timeline: a whole number of samples / sampleRate. */
+  offsetSeconds: number;
+  durationSeconds: number;
+  sampleRate: number;
+  /** Short-lived signed URL to the WAV. */
+  url: string;
+  /** Where the next phrase starts (null for the last). */
+  nextOffsetSeconds: number | null;
+}
+
+/** The finished phrases of a job, to play while the rest renders. */
+export interface PhraseList {
+  /** How many phrases the job has (0 until its score is split). */
+  total: number;
+  ready: ReadyPhrase[];
+  /** The song's display data, for the piano roll before the job completes. */
+  displayUrl: string | null;
+  expiresInS: number;
 }
 
 /** The song as sung: what the result view draws (seconds, MIDI pitch, Hz). */

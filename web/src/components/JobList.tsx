@@ -1,51 +1,58 @@
-/** The caller's jobs, newest first, updated live. */
+/** The caller's songs, newest first, updated live; found by name. */
 import { useState } from 'react';
-import type { ApiClient } from '../api/client';
-import { describeError } from '../api/errors';
 import type { Job } from '../api/types';
-import { JobRow } from './JobRow';
+import { plural, songTitle } from '../lib/jobs';
+import { JobRow, type RowActions } from './JobRow';
 
 interface Props {
-  client: ApiClient;
   jobs: Job[];
   problem: string | null;
   selected: string | null;
-  onOpen(id: string): void;
-  onChanged(job: Job): void;
+  actions: RowActions;
   loadOlder: (() => void) | null;
 }
 
-export function JobList({ client, jobs, problem, selected, onOpen, onChanged, loadOlder }: Props) {
-  const [error, setError] = useState<string | null>(null);
-  const cancel = async (id: string) => {
-    setError(null);
-    try {
-      onChanged(await client.cancel(id));
-    } catch (e) {
-      setError(describeError(e));
-    }
-  };
+export function JobList({ jobs, problem, selected, actions, loadOlder }: Props) {
+  const [query, setQuery] = useState('');
+  const needle = query.trim().toLowerCase();
+  const shown = needle ? jobs.filter((j) => songTitle(j).toLowerCase().includes(needle)) : jobs;
   return (
     <section className="card" aria-labelledby="jobs-title">
-      <h2 id="jobs-title">Your songs</h2>
+      <div className="list-head">
+        <h2 id="jobs-title">Your songs</h2>
+        {jobs.length > 3 && (
+          <div className="field find">
+            <label htmlFor="find-song" className="visually-hidden">
+              Find a song by name
+            </label>
+            <input id="find-song" type="search" placeholder="Find a song by name" value={query} onChange={(e) => setQuery(e.target.value)} />
+          </div>
+        )}
+      </div>
       {problem && (
         <p className="warning" role="status">
           {problem}
         </p>
       )}
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
       {jobs.length === 0 ? (
         <p className="muted">No songs yet. Upload a score above.</p>
+      ) : shown.length === 0 ? (
+        <p className="muted" role="status">
+          No song is named like “{query}”.
+        </p>
       ) : (
-        <ul className="jobs">
-          {jobs.map((job) => (
-            <JobRow key={job.id} job={job} selected={job.id === selected} onOpen={onOpen} onCancel={cancel} />
-          ))}
-        </ul>
+        <>
+          {needle && (
+            <p className="visually-hidden" role="status">
+              {plural(shown.length, 'song')} found
+            </p>
+          )}
+          <ul className="jobs">
+            {shown.map((job) => (
+              <JobRow key={job.id} job={job} selected={job.id === selected} actions={actions} />
+            ))}
+          </ul>
+        </>
       )}
       {loadOlder && (
         <button type="button" className="secondary more" onClick={loadOlder}>

@@ -1,56 +1,96 @@
-/** Upload a score, choose voice, language and render type, see what it costs, create the job. */
-import { useEffect, useState, type FormEvent } from 'react';
-import type { ApiClient } from '../api/client';
+/**
+ * Upload a score (read at once: its title, verses and parts come back), name the song, choose the
+ * render's settings, see what it costs, create the job.
+ */
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { ApiError, type ApiClient } from '../api/client';
 import { describeError } from '../api/errors';
-import type { Job, JobCreate, Language, Me, RenderType } from '../api/types';
-import { checkScoreName, DropZone } from './DropZone';
-import { initialChoice, useVoices, VoicePicker, type VoiceChoice } from './VoicePicker';
+import type { Job, Me, Upload, Voice } from '../api/types';
+import { plural } from '../lib/jobs';
+import { DropZone } from './DropZone';
+import { checkSettings, defaultSettings, RenderOptions, toJobCreate, type RenderSettings } from './RenderOptions';
 
 interface Props {
   client: ApiClient;
   me: Me | null;
+  voices: Voice[] | null;
+  voicesProblem: string | null;
   /** Production uploads go straight to storage with a signed URL; the local stack takes multipart. */
   signedUpload: boolean;
   onCreated(job: Job): void;
 }
 
-export function NewJob({ client, me, signedUpload, onCreated }: Props) {
-  const [file, setFile] = useState<File | null>(null);
-  const { voices, problem: voicesProblem } = useVoices(client);
-  const [choice, setChoice] = useState<VoiceChoice | null>(null);
-  useEffect(() => {
-    if (voices && choice === null) setChoice(initialChoice(voices));
-  }, [voices, choice]);
-  const [language, setLanguage] = useState<'' | Language>('');
-  const [renderType, setRenderType] = useState<RenderType>('preview');
-  const [busy, setBusy] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
+/** An error, and whether it stops applying once the account changes (too many jobs, too few credits). */
+interface Problem {
+  message: string;
+  passing: boolean;
+}
 
-  const cost = me?.costs[renderType];
+function problemOf(e: unknown): Problem {
+  return { message: describeError(e), passing: e instanceof ApiError && (e.status === 429 || e.status === 402) };
+}
+
+/** The file name without its extension, for a score without a title. */
+function baseName(name: string): string {
+  return name.replace(/\.(musicxml|xml|mxl)$/i, '');
+}
+
+export function NewJob({ client, me, voices, voicesProblem, signedUpload, onCreated }: Props) {
+  const [file, setFile] = useState<File | null>(null);
+  const [upload, setUpload] = useState<Upload | null>(null);
+  const [title, setTitle] = useState('');
+  const [settings, setSettings] = useState<RenderSettings>(() => defaultSettings(voices));
+  useEffect(() => {
+    if (voices && settings.choice === null) setSettings((s) => ({ ...s, choice: defaultSettings(voices).choice }));
+  }, [voices, settings.choice]);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [problem, setProblem] = useState<Problem | null>(null);
+
+  // "Too many jobs" and "not enough credits" stop applying when a job ends: clear them then.
+  const accountState = me ? `${me.inFlight}:${me.available}` : '';
+  useEffect(() => setProblem((p) => (p?.passing ? null : p)), [accountState]);
+
+  const cost = me?.costs[settings.renderType];
   const short = me !== null && cost !== undefined && me.available < cost;
 
-  const pick = (picked: File) => {
+  const refuse = useCallback((message: string) => setProblem({ message, passing: false }), []);
+
+  const pick = async (picked: File) => {
     setFile(picked);
-    setError(checkScoreName(picked.name));
+    setUpload(null);
+    setProblem(null);
+    setTitle(baseName(picked.name));
+    setBusy('Reading the score…');
+    try {
+      const stored = signedUpload ? await client.uploadSigned(picked) : await client.upload(picked);
+      setUpload(stored);
+      if (stored.title) setTitle(stored.title);
+      setSettings((s) => ({ ...s, verse: '', part: '' }));
+    } catch (e) {
+      setProblem(problemOf(e));
+    } finally {
+      setBusy(null);
+    }
   };
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    if (!file) {
-      setError('Choose a score first: drop it on the box or click the box.');
+    if (!upload) {
+      refuse('Choose a score first: drop it on the box or click the box.');
       return;
     }
-    setError(null);
+    const invalid = checkSettings(settings);
+    if (invalid) {
+      refuse(invalid);
+      return;
+    }
+    setProblem(null);
     try {
-      setBusy('Uploading the score…');
-      const upload = signedUpload ? await client.uploadSigned(file) : await client.upload(file);
-      setBusy('Creating the job…');
+      setBusy('Starting the render…');
       // Without a voice list (it failed to load) the API's default voice sings.
-      const body: JobCreate = { scoreId: upload.scoreId, renderType, ...(choice ?? {}) };
-      if (language) body.language = language;
-      onCreated(await client.createJob(body));
+      onCreated(await client.createJob(toJobCreate(settings, upload.scoreId, title)));
     } catch (e) {
-      setError(describeError(e));
+      setProblem(problemOf(e));
     } finally {
       setBusy(null);
     }
@@ -59,48 +99,28 @@ export function NewJob({ client, me, signedUpload, onCreated }: Props) {
   return (
     <form className="card" onSubmit={submit} aria-labelledby="new-job-title">
       <h2 id="new-job-title">Sing a score</h2>
-      <DropZone file={file} onFile={pick} disabled={busy !== null} />
-      <div className="options">
-        {voices && choice ? (
-          <VoicePicker
-            voices={voices}
-            choice={choice}
-            onChange={setChoice}
-            resolve={(path) => client.resolve(path)}
-            disabled={busy !== null}
-          />
-        ) : (
-          <div className="field">
-            <label htmlFor="voice">Voice</label>
-            <select id="voice" disabled>
-              <option>{voicesProblem ? 'The default voice' : 'Loading voices…'}</option>
-            </select>
-            {voicesProblem && <p className="hint">The voices could not be listed: {voicesProblem}</p>}
-          </div>
-        )}
-        <div className="field">
-          <label htmlFor="language">Lyrics language</label>
-          <select id="language" value={language} onChange={(e) => setLanguage(e.target.value as '' | Language)}>
-            <option value="">Detect</option>
-            <option value="en">English</option>
-            <option value="zh">Mandarin</option>
-          </select>
+      <DropZone file={file} onFile={(f) => void pick(f)} onRefused={refuse} disabled={busy !== null} />
+      {upload && (
+        <div className="field song-name">
+          <label htmlFor="title">Song name</label>
+          <input id="title" value={title} maxLength={200} onChange={(e) => setTitle(e.target.value)} autoComplete="off" />
         </div>
-        <fieldset className="field">
-          <legend>Render</legend>
-          {(['preview', 'final'] as const).map((t) => (
-            <label key={t} className="radio">
-              <input type="radio" name="renderType" value={t} checked={renderType === t} onChange={() => setRenderType(t)} />
-              {t === 'preview' ? 'Preview (fast, cheaper)' : 'Final (best quality)'}
-            </label>
-          ))}
-        </fieldset>
-      </div>
+      )}
+      <RenderOptions
+        voices={voices}
+        voicesProblem={voicesProblem}
+        upload={upload}
+        settings={settings}
+        onChange={setSettings}
+        resolve={(path) => client.resolve(path)}
+        costs={me?.costs}
+        disabled={busy !== null}
+      />
       <p className="cost" aria-live="polite">
         {me && cost !== undefined ? (
           <>
-            Holds up to <strong>{cost}</strong> credits while it renders; you pay for the song's real length and get
-            the rest back. Available: <strong data-testid="available">{me.available}</strong> of {me.balance}.
+            Holds up to <strong>{plural(cost, 'credit')}</strong> while it renders; you pay for the song’s real length and
+            get the rest back. Available: <strong data-testid="available">{me.available}</strong> of {me.balance}.
           </>
         ) : (
           'Loading your balance…'
@@ -108,15 +128,15 @@ export function NewJob({ client, me, signedUpload, onCreated }: Props) {
       </p>
       {short && (
         <p className="error" role="status">
-          Not enough credits available for a {renderType} render. Try a preview, or wait for running jobs to finish.
+          Not enough credits available for a {settings.renderType} render. Try a preview, or wait for running jobs to finish.
         </p>
       )}
-      <button type="submit" disabled={busy !== null || !file || short}>
+      <button type="submit" disabled={busy !== null || !upload || short}>
         {busy ?? 'Sing it'}
       </button>
-      {error && (
-        <p role="alert" className="error">
-          {error}
+      {problem && (
+        <p role="alert" className="error" data-passing={problem.passing || undefined}>
+          {problem.message}
         </p>
       )}
     </form>

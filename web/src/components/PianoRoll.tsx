@@ -1,7 +1,7 @@
 /** The song as sung: notes with lyrics, the phonemes under them, and the f0 curve over the notes. */
 import { memo } from 'react';
 import type { Display } from '../api/types';
-import { f0Segments, noteName, pitchToY, timeToX, type RollLayout } from '../lib/roll';
+import { f0Segments, lyricLanes, noteName, pitchToY, rulerTicks, timeToX, type RollLayout } from '../lib/roll';
 
 interface Props {
   display: Display;
@@ -24,7 +24,27 @@ function Rows({ l }: { l: RollLayout }) {
   return <g aria-hidden="true">{rows}</g>;
 }
 
+/** Time along the top: m:ss labels, spaced for the zoom. */
+function Ruler({ l }: { l: RollLayout }) {
+  return (
+    <g className="ruler" aria-hidden="true">
+      <rect className="ruler-band" x={0} y={0} width={l.width} height={l.rulerHeight} />
+      {rulerTicks(l).map((t) => (
+        <g key={t.x}>
+          <line x1={t.x} x2={t.x} y1={l.rulerHeight - 5} y2={l.height} className="tick" />
+          <text x={t.x + 3} y={l.rulerHeight - 6}>
+            {t.label}
+          </text>
+        </g>
+      ))}
+    </g>
+  );
+}
+
 function Notes({ display, l }: { display: Display; l: RollLayout }) {
+  // Each lyric in its own lane under the ruler, stacked where syllables come fast.
+  const lanes = lyricLanes(display.notes, l.pxPerSecond);
+  const laneStep = l.laneHeight * 0.75;
   return (
     <g className="notes">
       {display.notes.map((n, i) => {
@@ -36,7 +56,7 @@ function Notes({ display, l }: { display: Display; l: RollLayout }) {
               <title>{`${noteName(n.pitch)}${n.lyric ? ` “${n.lyric}”` : ''} at ${n.onset.toFixed(2)} s`}</title>
             </rect>
             {n.lyric && (
-              <text className="lyric" x={x + 1} y={y - 2}>
+              <text className="lyric" x={x + 1} y={l.rulerHeight + ((lanes[i] ?? 0) + 1) * laneStep - 3}>
                 {n.lyric}
               </text>
             )}
@@ -81,6 +101,7 @@ export const PianoRoll = memo(function PianoRoll({ display, layout: l }: Props) 
       data-note-count={display.notes.length}
     >
       <Rows l={l} />
+      <Ruler l={l} />
       <Notes display={display} l={l} />
       <g className="f0" aria-hidden="true">
         {f0Segments(l, display.f0).map((points, i) => (

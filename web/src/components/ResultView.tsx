@@ -4,8 +4,10 @@ import type { ApiClient } from '../api/client';
 import { describeJobError } from '../api/errors';
 import type { Job } from '../api/types';
 import { useResult } from '../hooks/useResult';
-import type { Download } from '../lib/downloads';
-import { formatSeconds } from '../lib/jobs';
+import { downloadBase, type Download } from '../lib/downloads';
+import { formatSeconds, songTitle } from '../lib/jobs';
+import { ProgressLine } from './JobRow';
+import { ProgressivePlayer } from './ProgressivePlayer';
 import { SongView } from './SongView';
 
 const NOT_READY: Record<Job['status'], string> = {
@@ -16,21 +18,39 @@ const NOT_READY: Record<Job['status'], string> = {
   cancelled: 'This render was cancelled. Your credits were refunded.',
 };
 
-export function ResultView({ client, job }: { client: ApiClient; job: Job }) {
+/** `playRequest` changes when a song row's Play asks for playback: the player starts once loaded. */
+export function ResultView({ client, job, playRequest = 0 }: { client: ApiClient; job: Job; playRequest?: number }) {
   const ready = job.status === 'completed';
   const { result, problem } = useResult(client, ready ? job.id : null);
   const audio = useRef<HTMLAudioElement>(null);
+  const heading = useRef<HTMLHeadingElement>(null);
+  // When the song is ready to play, focus moves to it (a keyboard or screen-reader user lands on it).
+  useEffect(() => {
+    if (result) heading.current?.focus();
+  }, [result]);
+  const handledPlay = useRef(0);
+  useEffect(() => {
+    if (!result || playRequest === handledPlay.current) return;
+    handledPlay.current = playRequest;
+    // A browser may refuse to start without a fresh gesture; the controls are there to press.
+    audio.current?.play().catch(() => undefined);
+  }, [result, playRequest]);
   // The compressed file failed to load or decode: play the WAV instead.
   const [playFailed, setPlayFailed] = useState(false);
   useEffect(() => setPlayFailed(false), [result]);
 
   return (
     <section className="card result" aria-labelledby="result-title" data-job-id={job.id}>
-      <h2 id="result-title">Your song{job.durationSeconds ? ` (${formatSeconds(job.durationSeconds)})` : ''}</h2>
+      <h2 id="result-title" ref={heading} tabIndex={-1}>
+        {songTitle(job)}
+        {job.durationSeconds ? <span className="muted"> ({formatSeconds(job.durationSeconds)})</span> : null}
+      </h2>
       <p className="visually-hidden" role="status">
         {ready ? (result ? 'Your song is ready to play.' : '') : NOT_READY[job.status]}
       </p>
       {!ready && <p className="muted">{NOT_READY[job.status]}</p>}
+      {(job.status === 'pending' || job.status === 'processing') && <ProgressLine job={job} label={`Progress of ${songTitle(job)}`} />}
+      <ProgressivePlayer client={client} job={job} />
       {job.error && <p className="error">{describeJobError(job.error)}</p>}
       {problem && (
         <p className="error" role="alert">
@@ -49,7 +69,7 @@ export function ResultView({ client, job }: { client: ApiClient; job: Job }) {
               onError={() => setPlayFailed(true)}
               aria-label="Play the sung song"
             />
-            <DownloadLinks downloads={result.downloads} />
+            <DownloadLinks downloads={named(result.downloads, job)} />
           </div>
           {result.display ? (
             <SongView display={result.display} peaks={result.peaks} audioSeconds={result.wav?.duration ?? null} audioRef={audio} />
@@ -60,6 +80,13 @@ export function ResultView({ client, job }: { client: ApiClient; job: Job }) {
       )}
     </section>
   );
+}
+
+/** The downloads saved under the song's current name (it may be renamed while shown). */
+function named(downloads: Download[], job: Job): Download[] {
+  const plain = downloadBase(job.id);
+  const base = downloadBase(job.id, songTitle(job));
+  return downloads.map((d) => (d.filename.startsWith(plain) ? { ...d, filename: base + d.filename.slice(plain.length) } : d));
 }
 
 /** Download links, WAV first: each saves under the job's name with its own extension. */

@@ -11,7 +11,7 @@ interface Props {
 }
 
 export function SignInLocal({ apiBase, onSession, onSignOut }: Props) {
-  const [uid, setUid] = useState('demo');
+  const [uid, setUid] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
@@ -41,6 +41,7 @@ export function SignInLocal({ apiBase, onSession, onSignOut }: Props) {
         title="Letters, digits, - and _ (64 at most)"
         required
         autoComplete="username"
+        placeholder="e.g. demo"
       />
       <button type="submit" disabled={busy}>
         {busy ? 'Signing in…' : 'Sign in'}

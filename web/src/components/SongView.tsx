@@ -1,8 +1,8 @@
 /** Piano roll and waveform on one scrolling time axis, with a cursor that follows playback. */
-import { useCallback, useMemo, useRef, type KeyboardEvent, type MouseEvent, type RefObject } from 'react';
+import { useCallback, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent, type MouseEvent, type RefObject } from 'react';
 import type { Display } from '../api/types';
 import { usePlayhead } from '../hooks/usePlayhead';
-import { layout, noteName, timeToX, xToTime } from '../lib/roll';
+import { firstNoteTime, layout, noteName, PX_PER_SECOND, timeToX, xToTime, ZOOMS } from '../lib/roll';
 import { PianoRoll } from './PianoRoll';
 import { Waveform } from './Waveform';
 
@@ -17,9 +17,23 @@ const WAVE_HEIGHT = 64;
 const SEEK_STEP_S = 2;
 
 export function SongView({ display, peaks, audioSeconds, audioRef }: Props) {
-  const l = useMemo(() => layout(display), [display]);
+  const [zoom, setZoom] = useState<number>(PX_PER_SECOND);
+  // Unique per view: the progressive player and the finished song may both be on the page.
+  const keysId = useId();
+  const l = useMemo(() => layout(display, zoom), [display, zoom]);
   const scroller = useRef<HTMLDivElement>(null);
   const cursor = useRef<HTMLDivElement>(null);
+  // Zooming keeps the playback position (or the left edge) where it was on screen.
+  const zoomBy = (steps: number) => {
+    const index = ZOOMS.findIndex((z) => z >= zoom);
+    const next = ZOOMS[Math.min(Math.max((index < 0 ? ZOOMS.length - 1 : index) + steps, 0), ZOOMS.length - 1)] ?? zoom;
+    const box = scroller.current;
+    if (box && next !== zoom) {
+      const leftTime = box.scrollLeft / zoom;
+      requestAnimationFrame(() => (box.scrollLeft = leftTime * next));
+    }
+    setZoom(next);
+  };
 
   // Moves the cursor without re-rendering React, and keeps it in view while the song plays.
   const onTime = useCallback(
@@ -38,6 +52,12 @@ export function SongView({ display, peaks, audioSeconds, audioRef }: Props) {
     [l],
   );
   usePlayhead(audioRef, onTime);
+  // After the playhead's first placement: the roll opens at the first sung note (a long intro would
+  // otherwise show an empty grid).
+  useEffect(() => {
+    const box = scroller.current;
+    if (box) box.scrollLeft = Math.max(0, timeToX(layout(display), firstNoteTime(display)) - 24);
+  }, [display]);
 
   const seek = (seconds: number) => {
     const audio = audioRef.current;
@@ -54,6 +74,10 @@ export function SongView({ display, peaks, audioSeconds, audioRef }: Props) {
       ArrowLeft: () => seek(audio.currentTime - SEEK_STEP_S),
       ArrowRight: () => seek(audio.currentTime + SEEK_STEP_S),
       Home: () => seek(0),
+      End: () => seek(audio.duration || display.duration),
+      '+': () => zoomBy(1),
+      '=': () => zoomBy(1),
+      '-': () => zoomBy(-1),
       ' ': () => void (audio.paused ? audio.play() : audio.pause()),
     };
     const action = actions[event.key];
@@ -64,13 +88,35 @@ export function SongView({ display, peaks, audioSeconds, audioRef }: Props) {
   };
 
   return (
-    <>
+    <div className="song-view">
+      <div className="song-tools">
+        <p className="shortcuts" id={keysId}>
+          Keys on the song: <kbd>Space</kbd> play/pause · <kbd>←</kbd> <kbd>→</kbd> 2 s · <kbd>Home</kbd> start ·{' '}
+          <kbd>+</kbd> <kbd>−</kbd> zoom
+        </p>
+        <div className="row zoom" role="group" aria-label="Zoom">
+          <button type="button" className="secondary" onClick={() => zoomBy(-1)} disabled={zoom <= ZOOMS[0]} aria-label="Zoom out">
+            −
+          </button>
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => zoomBy(1)}
+            disabled={zoom >= ZOOMS[ZOOMS.length - 1]!}
+            aria-label="Zoom in"
+          >
+            +
+          </button>
+        </div>
+      </div>
       <div
         className="song"
         ref={scroller}
         tabIndex={0}
         role="group"
-        aria-label="The song. Left and right arrows move the playback position, space plays or pauses, a click seeks."
+        aria-label="The song. Left and right arrows move the playback position, space plays or pauses, plus and minus zoom, a click seeks."
+        aria-describedby={keysId}
+        data-zoom={zoom}
         onKeyDown={key}
       >
         <div className="song-inner" style={{ width: l.width }} onClick={click}>
@@ -89,6 +135,6 @@ export function SongView({ display, peaks, audioSeconds, audioRef }: Props) {
           ))}
         </ol>
       </details>
-    </>
+    </div>
   );
 }

@@ -17,6 +17,10 @@ export interface JobsState {
   problem: string | null;
   /** Adds or replaces jobs known from elsewhere (a job just created). */
   upsert(jobs: Job[]): void;
+  /** Whether the first page has been fetched (or failed): the page lays out once, without shifts. */
+  loaded: boolean;
+  /** Drops a job (deleted). */
+  remove(id: string): void;
   /** Fetches the next older page; null when there is none. */
   loadOlder: (() => void) | null;
 }
@@ -24,31 +28,72 @@ export interface JobsState {
 export function useJobs(client: ApiClient, subscribe: Subscribe): JobsState {
   const [jobs, setJobs] = useState<Job[]>([]);
   const [problem, setProblem] = useState<string | null>(null);
+  const [loaded, setLoaded] = useState(false);
   // Where the oldest page fetched so far ends (undefined: only the live first page is known yet).
   const [before, setBefore] = useState<number | null | undefined>(undefined);
-  const upsert = useCallback((updates: Job[]) => setJobs((current) => mergeJobs(current, updates)), []);
+  // Deleted jobs stay out even if a late event or list page still carries them.
+  const [gone] = useState(() => new Set<string>());
+  const upsert = useCallback(
+    (updates: Job[]) => setJobs((current) => mergeJobs(current, updates.filter((j) => !gone.has(j.id)))),
+    [gone],
+  );
+  const remove = useCallback(
+    (id: string) => {
+      gone.add(id);
+      setJobs((current) => current.filter((j) => j.id !== id));
+    },
+    [gone],
+  );
+  // A page cursor counts only when something is older than it: the API hands one out whenever a page
+  // is full, so one job past it is asked for before "Show older songs" is offered.
+  const olderThan = useCallback(
+    (next: number | null): Promise<number | null> =>
+      next === null
+        ? Promise.resolve(null)
+        : client.listJobs(1, next).then(
+            (older) => (older.jobs.length > 0 ? next : null),
+            // Unknown: offer the button; pressing it asks again.
+            () => next,
+          ),
+    [client],
+  );
 
   useEffect(() => {
     let stopped = false;
     let unsubscribe: (() => void) | null = null;
     const refresh = () =>
       client.listJobs(20).then(
-        (page) => {
+        async (page) => {
           if (stopped) return;
           upsert(page.jobs);
-          setBefore((current) => (current === undefined ? page.nextBefore : current));
+          const next = await olderThan(page.nextBefore);
+          if (stopped) return;
+          setBefore((current) => (current === undefined ? next : current));
+          setLoaded(true);
         },
-        (e: unknown) => !stopped && setProblem(describeError(e)),
+        (e: unknown) => {
+          if (stopped) return;
+          setProblem(describeError(e));
+          setLoaded(true);
+        },
       );
-    subscribe({ onJobs: upsert, onConnected: () => void refresh(), onProblem: setProblem }).then(
+    // A feed that cannot connect still lets the page show (with the problem said).
+    const onProblem = (message: string | null) => {
+      setProblem(message);
+      if (message) setLoaded(true);
+    };
+    subscribe({ onJobs: upsert, onConnected: () => void refresh(), onProblem }).then(
       (stop) => (stopped ? stop() : (unsubscribe = stop)),
-      (e: unknown) => setProblem(describeError(e)),
+      (e: unknown) => {
+        setProblem(describeError(e));
+        setLoaded(true);
+      },
     );
     return () => {
       stopped = true;
       unsubscribe?.();
     };
-  }, [client, subscribe, upsert]);
+  }, [client, subscribe, upsert, olderThan]);
 
   // The live feed does not carry phrase progress (the API computes it on read): poll those jobs.
   const rendering = jobs.filter(rendersPhrases).map((j) => j.id).join(',');
@@ -67,13 +112,13 @@ export function useJobs(client: ApiClient, subscribe: Subscribe): JobsState {
     typeof before === 'number'
       ? () =>
           void client.listJobs(20, before).then(
-            (page) => {
+            async (page) => {
               upsert(page.jobs);
-              setBefore(page.nextBefore);
+              setBefore(await olderThan(page.nextBefore));
             },
             (e: unknown) => setProblem(describeError(e)),
           )
       : null;
 
-  return { jobs, problem, upsert, loadOlder };
+  return { jobs, problem, loaded, upsert, remove, loadOlder };
 }

@@ -11,9 +11,19 @@ export interface Download {
 
 const LISTEN_EXTENSIONS: Record<string, string> = { 'audio/mpeg': 'mp3', 'audio/ogg': 'opus' };
 
-/** The base of every download's file name: the job's, as the WAV link has always used. */
-export function downloadBase(jobId: string): string {
-  return `song-${jobId.slice(0, 8)}`;
+/**
+ * The base of every download's file name: the song's name made safe for any file system, with the
+ * job's id prefix (two renders of one score keep apart); `song-<id>` without a name.
+ */
+export function downloadBase(jobId: string, title = ''): string {
+  const safe = title
+    .normalize('NFKC')
+    .replace(/[\\/:*?"<>|\u0000-\u001f]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 80)
+    .replace(/[ .]+$/, '');
+  return safe ? `${safe} (${jobId.slice(0, 8)})` : `song-${jobId.slice(0, 8)}`;
 }
 
 /** WAV first (always there), then FLAC, the compressed file and the .ds, each only when the job has it. */

@@ -47,17 +47,53 @@ export function stageLabel(stage: JobStage): string {
   return STAGE_LABELS[stage];
 }
 
-/** Overall completion 0..1: the stages before count as done, the current one by its fraction. */
-export function overallProgress(job: Pick<Job, 'status' | 'progress'>): number {
-  if (job.status === 'completed') return 1;
-  const index = JOB_STAGES.indexOf(job.progress.stage);
-  if (index < 0) return Math.min(Math.max(job.progress.fraction, 0), 1);
-  // Singing the phrases takes nearly all the time; weigh it accordingly so the bar moves evenly.
-  const weights = JOB_STAGES.map((s) => (s === 'phrases' ? 8 : 1));
-  const total = weights.reduce((a, b) => a + b, 0);
-  const before = weights.slice(0, index).reduce((a, b) => a + b, 0);
-  const fraction = Math.min(Math.max(job.progress.fraction, 0), 1);
-  return Math.min((before + (weights[index] ?? 1) * fraction) / total, 1);
+/** The one progress figure both the list and the player show: a fraction (null: not measurable yet) and its words. */
+export interface ProgressFigure {
+  /** 0..1, or null while the stage has no measure (the bar is then indeterminate). */
+  fraction: number | null;
+  text: string;
+}
+
+/**
+ * Progress as phrases done of total (the render's real unit of work), with the time estimate when the
+ * API has one. Before the phrases are counted the stage's name stands alone, so bar and text agree.
+ */
+export function progressFigure(job: Pick<Job, 'status' | 'progress'>): ProgressFigure {
+  if (job.status === 'completed') return { fraction: 1, text: 'Done' };
+  const { stage, done, total, etaSeconds } = job.progress;
+  if (job.status === 'pending' || stage === 'queued') return { fraction: null, text: 'Waiting to start' };
+  if (stage === 'phrases' && typeof total === 'number' && total > 0) {
+    const finished = Math.min(Math.max(done ?? 0, 0), total);
+    const eta = typeof etaSeconds === 'number' && etaSeconds > 0 ? ` · about ${formatSeconds(etaSeconds)} left` : '';
+    return { fraction: finished / total, text: `Singing: ${finished} of ${plural(total, 'phrase')} done${eta}` };
+  }
+  if (stage === 'phrases' && job.progress.fraction > 0) {
+    const fraction = Math.min(Math.max(job.progress.fraction, 0), 1);
+    return { fraction, text: `Singing: ${Math.round(fraction * 100)}% done` };
+  }
+  return { fraction: null, text: stageLabel(stage) };
+}
+
+/** "1 credit", "3 credits" (the plural of `noun` is noun + "s" unless given). */
+export function plural(count: number, noun: string, many = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : many}`;
+}
+
+/** The name a song goes by: its title, else its file name, else its creation time. */
+export function songTitle(job: Pick<Job, 'title' | 'filename' | 'createdAt'>): string {
+  return job.title?.trim() || job.filename?.replace(/\.(musicxml|xml|mxl)$/i, '') || `Song of ${formatDate(job.createdAt)}`;
+}
+
+/** The settings a render was made with, in words ('' for the defaults). */
+export function renderSettings(job: Pick<Job, 'keyShift' | 'tempoFactor' | 'verse' | 'part' | 'renderType' | 'speaker'>): string {
+  const parts: string[] = [];
+  if (job.speaker) parts.push(job.speaker);
+  if (job.keyShift) parts.push(`key ${job.keyShift > 0 ? '+' : '−'}${plural(Math.abs(job.keyShift), 'semitone')}`);
+  if (job.tempoFactor && Math.abs(job.tempoFactor - 1) > 1e-6) parts.push(`tempo ×${Number(job.tempoFactor.toFixed(2))}`);
+  if (job.verse) parts.push(`verse ${job.verse}`);
+  if (job.part) parts.push(`part ${job.part}`);
+  if (job.renderType === 'final') parts.push('final');
+  return parts.join(' · ');
 }
 
 /** "12 s", "2 min 5 s". */
@@ -65,6 +101,19 @@ export function formatSeconds(seconds: number): string {
   const s = Math.round(seconds);
   if (s < 60) return `${s} s`;
   return `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+/** "Today 20:53", "Yesterday 09:10", "28 Nov 20:53", with the year when it is not this year. */
+export function formatDate(epochS: number, now: Date = new Date()): string {
+  const date = new Date(epochS * 1000);
+  const time = date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  const day = (d: Date) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  const days = Math.round((day(now) - day(date)) / 86_400_000);
+  if (days === 0) return `Today ${time}`;
+  if (days === 1) return `Yesterday ${time}`;
+  const sameYear = date.getFullYear() === now.getFullYear();
+  const when = date.toLocaleDateString([], { day: 'numeric', month: 'short', ...(sameYear ? {} : { year: 'numeric' }) });
+  return `${when} ${time}`;
 }
 
 /** Time of day of an epoch-seconds stamp, in the person's locale. */

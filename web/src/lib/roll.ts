@@ -11,11 +11,58 @@ export interface RollLayout {
   highPitch: number;
   /** Height of the lyric and phoneme lanes under the notes. */
   laneHeight: number;
+  /** Height of the time ruler at the top. */
+  rulerHeight: number;
+  /** Lyric lanes between the ruler and the notes (enough that no two lyrics overlap). */
+  lyricLanes: number;
+  /** y where the pitch rows begin (under the ruler and the lyric lanes). */
+  top: number;
 }
 
 export const PX_PER_SECOND = 90;
 export const ROW_HEIGHT = 9;
 export const LANE_HEIGHT = 18;
+export const RULER_HEIGHT = 18;
+/** Zoom steps of the piano roll, in pixels per second. */
+export const ZOOMS = [20, 35, 60, 90, 140, 220, 350] as const;
+/** Roughly how wide a lyric's text is drawn (10 px sans-serif), to keep lyrics from overlapping. */
+const LYRIC_CHAR_PX = 7;
+const LYRIC_GAP_PX = 6;
+
+/**
+ * A lane for each note's lyric (-1 for none): the first lane where it does not overlap the lyric
+ * before it, so fast syllables stack instead of running into each other.
+ */
+export function lyricLanes(notes: Display['notes'], pxPerSecond: number): number[] {
+  const ends: number[] = [];
+  return notes.map((n) => {
+    if (!n.lyric) return -1;
+    const start = n.onset * pxPerSecond;
+    const end = start + n.lyric.length * LYRIC_CHAR_PX + LYRIC_GAP_PX;
+    let lane = ends.findIndex((e) => e <= start);
+    if (lane < 0) lane = ends.length;
+    ends[lane] = end;
+    return lane;
+  });
+}
+
+/** Where the ruler's ticks go: a step that leaves ~70 px between labels, and their labels (m:ss). */
+export function rulerTicks(l: Pick<RollLayout, 'width' | 'pxPerSecond'>): { x: number; label: string }[] {
+  const steps = [0.5, 1, 2, 5, 10, 15, 30, 60, 120];
+  const step = steps.find((s) => s * l.pxPerSecond >= 70) ?? 300;
+  const ticks: { x: number; label: string }[] = [];
+  for (let t = 0; t * l.pxPerSecond <= l.width; t += step) {
+    const whole = Math.floor(t);
+    const label = `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, '0')}${t % 1 ? '.5' : ''}`;
+    ticks.push({ x: t * l.pxPerSecond, label });
+  }
+  return ticks;
+}
+
+/** Time of the first sung note (0 without notes): the roll opens there, not on an empty grid. */
+export function firstNoteTime(display: Display): number {
+  return display.notes.length ? Math.min(...display.notes.map((n) => n.onset)) : 0;
+}
 
 /** Hz to fractional MIDI pitch (A4 = 440 Hz = 69). */
 export function hzToMidi(hz: number): number {
@@ -29,14 +76,19 @@ export function layout(display: Display, pxPerSecond = PX_PER_SECOND): RollLayou
   const low = pitches.length ? Math.floor(Math.min(...pitches)) - 2 : 58;
   const high = pitches.length ? Math.ceil(Math.max(...pitches)) + 2 : 74;
   const rows = high - low + 1;
+  const lanes = Math.max(1, ...lyricLanes(display.notes, pxPerSecond).map((lane) => lane + 1));
+  const top = RULER_HEIGHT + lanes * LANE_HEIGHT * 0.75;
   return {
     width: Math.max(1, Math.ceil(display.duration * pxPerSecond)),
-    height: rows * ROW_HEIGHT + 2 * LANE_HEIGHT,
+    height: top + rows * ROW_HEIGHT + 2 * LANE_HEIGHT,
     pxPerSecond,
     rowHeight: ROW_HEIGHT,
     lowPitch: low,
     highPitch: high,
     laneHeight: LANE_HEIGHT,
+    rulerHeight: RULER_HEIGHT,
+    lyricLanes: lanes,
+    top,
   };
 }
 
@@ -52,7 +104,7 @@ export function xToTime(l: RollLayout, x: number): number {
 
 /** y of the top of a pitch's row (higher pitches higher up). */
 export function pitchToY(l: RollLayout, pitch: number): number {
-  return (l.highPitch - pitch) * l.rowHeight;
+  return l.top + (l.highPitch - pitch) * l.rowHeight;
 }
 
 /** The SVG polyline points of the voiced f0 curve, split where the voice is silent (f0 = 0). */

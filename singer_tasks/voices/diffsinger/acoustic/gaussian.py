@@ -96,10 +96,12 @@ class GaussianDiffusion(SpecRange, nn.Module):
         algorithm: str,
         on_step: StepCallback | None = None,
         generator: torch.Generator | None = None,
+        backbone: nn.Module | None = None,
     ) -> Tensor:
         """condition [B, T, H], noise [B, F, M, T], src_spec [B, T, M] -> [B, T, M] or [B, F, T, M].
 
-        `steps` sets the stride over the chain (openvpi's diff_speedup = t_max // steps).
+        `steps` sets the stride over the chain (openvpi's diff_speedup = t_max // steps); `backbone`
+        replaces `denoise_fn` for this call (an int8 copy of it, see `int8.py`).
         """
         if algorithm not in GAUSSIAN_ALGORITHMS:
             raise ValueError(f"unknown diffusion sampler {algorithm!r}; use one of {GAUSSIAN_ALGORITHMS}")
@@ -117,7 +119,7 @@ class GaussianDiffusion(SpecRange, nn.Module):
             if src_spec is None:
                 raise ValueError("depth 0 needs the aux decoder's mel")
             x = self.norm_spec(src_spec).transpose(-2, -1)[:, None]
-        denoiser = ConditionedDenoiser(self.denoise_fn, condition.transpose(1, 2))
+        denoiser = ConditionedDenoiser(self.denoise_fn if backbone is None else backbone, condition.transpose(1, 2))
         interval = max(1, t_max // max(1, steps))
         if t_max > 0:
             if algorithm == "dpm-solver" and interval > 1:

@@ -45,8 +45,11 @@ class RectifiedFlow(SpecRange, nn.Module):
         steps: int,
         algorithm: str,
         on_step: StepCallback | None = None,
+        backbone: nn.Module | None = None,
     ) -> Tensor:
-        """condition [B, T, H], noise [B, F, M, T], src_spec [B, T, M] (aux mel) -> [B, T, M] or [B, F, T, M]."""
+        """condition [B, T, H], noise [B, F, M, T], src_spec [B, T, M] (aux mel) -> [B, T, M] or [B, F, T, M].
+
+        `backbone` replaces `velocity_fn` for this call (an int8 copy of it, see `int8.py`)."""
         if algorithm not in REFLOW_ALGORITHMS:
             raise ValueError(f"unknown rectified-flow sampler {algorithm!r}; use one of {REFLOW_ALGORITHMS}")
         t_start = 1.0 - depth
@@ -59,7 +62,9 @@ class RectifiedFlow(SpecRange, nn.Module):
             t_start = 0.0
             x = noise
         if t_start < 1:
-            denoiser = ConditionedDenoiser(self.velocity_fn, condition.transpose(1, 2))
+            denoiser = ConditionedDenoiser(
+                self.velocity_fn if backbone is None else backbone, condition.transpose(1, 2)
+            )
             dt = (1.0 - t_start) / max(1, steps)
             dts = torch.tensor([dt]).to(x)
             step_fn = getattr(self, f"_step_{algorithm}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -50,19 +52,27 @@ class LYNXNetResidualLayer(nn.Module):
         self.conditioner_projection = nn.Conv1d(cond_dims, dim, 1)
         self.convmodule = LYNXConvModule(dim, expansion, kernel_size, activation)
 
-    def forward(self, x: Tensor, cond: Tensor, step: Tensor, front_cond_inject: bool) -> Tensor:
+    def forward(
+        self, x: Tensor, cond: Tensor, step: Tensor, front_cond_inject: bool, cond_projected: Tensor | None = None
+    ) -> Tensor:
+        """`cond_projected` is `conditioner_projection(cond)` when the caller computed it once per render."""
+        projected = self.conditioner_projection(cond) if cond_projected is None else cond_projected
         if front_cond_inject:
-            x = x + self.conditioner_projection(cond)
+            x = x + projected
             res = x
         else:
             res = x
-            x = x + self.conditioner_projection(cond)
+            x = x + projected
         x = x + self.diffusion_projection(step)
         return self.convmodule(x.transpose(1, 2)).transpose(1, 2) + res  # type: ignore[no-any-return]
 
 
 class LYNXNet(nn.Module):
-    """forward(spec [B, F, M, T], step [B] or [1], cond [B, H, T]) -> [B, F, M, T]; out_dims = F * M."""
+    """forward(spec [B, F, M, T], step [B] or [1], cond [B, H, T]) -> [B, F, M, T]; out_dims = F * M.
+
+    Each residual layer's conditioner projection does not depend on the step: a sampler computes them
+    once per render with `project_condition` and passes them as `cond_projected` (same values).
+    """
 
     def __init__(self, out_dims: int, cond_dims: int, config: BackboneConfig) -> None:
         super().__init__()
@@ -80,12 +90,19 @@ class LYNXNet(nn.Module):
         self.output_projection = nn.Conv1d(channels, out_dims, 1)
         self.strong_cond = config.strong_cond
 
-    def forward(self, spec: Tensor, step: Tensor, cond: Tensor) -> Tensor:
+    def project_condition(self, cond: Tensor) -> tuple[Tensor, ...]:
+        """cond [B, H, T] -> every residual layer's conditioner projection [B, C, T] (step-independent)."""
+        return tuple(cast(LYNXNetResidualLayer, layer).conditioner_projection(cond) for layer in self.residual_layers)
+
+    def forward(
+        self, spec: Tensor, step: Tensor, cond: Tensor, cond_projected: tuple[Tensor, ...] | None = None
+    ) -> Tensor:
         x = self.input_projection(spec.flatten(1, 2))  # (B, F * M, T) -> (B, C, T)
         if not self.strong_cond:
             x = F.gelu(x)
         step_embed = self.diffusion_embedding(step).unsqueeze(-1)  # (B, C, 1)
-        for layer in self.residual_layers:
-            x = layer(x, cond, step_embed, self.strong_cond)
+        projected = cond_projected or (None,) * len(self.residual_layers)
+        for layer, layer_cond in zip(self.residual_layers, projected, strict=True):
+            x = layer(x, cond, step_embed, self.strong_cond, layer_cond)
         x = self.norm(x.transpose(1, 2)).transpose(1, 2)
         return self.output_projection(x).unflatten(1, spec.shape[1:3])  # type: ignore[no-any-return]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -23,9 +24,12 @@ class ResidualBlock(nn.Module):
         self.conditioner_projection = nn.Conv1d(cond_dims, 2 * channels, 1)
         self.output_projection = nn.Conv1d(channels, 2 * channels, 1)
 
-    def forward(self, x: Tensor, cond: Tensor, step: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, x: Tensor, cond: Tensor, step: Tensor, cond_projected: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """`cond_projected` is this layer's `conditioner_projection(cond)` when the caller computed it once."""
         y = x + self.diffusion_projection(step).unsqueeze(-1)
-        y = self.dilated_conv(y) + self.conditioner_projection(cond)
+        y = self.dilated_conv(y) + (self.conditioner_projection(cond) if cond_projected is None else cond_projected)
         gate, filt = torch.split(y, [self.channels, self.channels], dim=1)
         y = self.output_projection(torch.sigmoid(gate) * torch.tanh(filt))
         residual, skip = torch.split(y, [self.channels, self.channels], dim=1)
@@ -33,7 +37,12 @@ class ResidualBlock(nn.Module):
 
 
 class WaveNet(nn.Module):
-    """forward(spec [B, F, M, T], step [B] or [1], cond [B, H, T]) -> [B, F, M, T]; out_dims = F * M."""
+    """forward(spec [B, F, M, T], step [B] or [1], cond [B, H, T]) -> [B, F, M, T]; out_dims = F * M.
+
+    Every residual layer projects the condition with its own 1x1 conv, which does not depend on the step:
+    a sampler computes them once per render with `project_condition` and passes them as `cond_projected`
+    (the same ops on the same input, so the same values as projecting at every step).
+    """
 
     def __init__(self, out_dims: int, cond_dims: int, config: BackboneConfig) -> None:
         super().__init__()
@@ -48,12 +57,19 @@ class WaveNet(nn.Module):
         self.skip_projection = nn.Conv1d(channels, channels, 1)
         self.output_projection = nn.Conv1d(channels, out_dims, 1)
 
-    def forward(self, spec: Tensor, step: Tensor, cond: Tensor) -> Tensor:
+    def project_condition(self, cond: Tensor) -> tuple[Tensor, ...]:
+        """cond [B, H, T] -> every residual layer's conditioner projection [B, 2C, T] (step-independent)."""
+        return tuple(cast(ResidualBlock, layer).conditioner_projection(cond) for layer in self.residual_layers)
+
+    def forward(
+        self, spec: Tensor, step: Tensor, cond: Tensor, cond_projected: tuple[Tensor, ...] | None = None
+    ) -> Tensor:
         x = F.relu(self.input_projection(spec.flatten(1, 2)))  # (B, F * M, T) -> (B, C, T)
         step_embed = self.mlp(sinusoidal_embedding(step, self.channels))
+        projected = cond_projected or (None,) * len(self.residual_layers)
         skips = []
-        for layer in self.residual_layers:
-            x, skip = layer(x, cond, step_embed)
+        for layer, layer_cond in zip(self.residual_layers, projected, strict=True):
+            x, skip = layer(x, cond, step_embed, layer_cond)
             skips.append(skip)
         x = torch.sum(torch.stack(skips), dim=0) / math.sqrt(len(self.residual_layers))
         x = F.relu(self.skip_projection(x))
