@@ -33,6 +33,7 @@ class Kit:
         self._settings = settings
         self.registry: dict[str, Task[Any, Any]] = {}
         self.reconcilers: dict[str, Reconciler] = {}
+        self.warmups: list[Callable[[Kit], None]] = []
         self._lock = threading.RLock()
         self._documents: DocumentStore | None = None
         self._broker: Broker | None = None
@@ -118,6 +119,13 @@ class Kit:
     def reconciler(self, fn: Reconciler) -> Reconciler:
         """Register a sweep step: `fn(kit)` republishes this app's stale work, returns how many."""
         self.reconcilers[f"{fn.__module__}.{fn.__qualname__}"] = fn
+        return fn
+
+    def on_worker_start(self, fn: Callable[[Kit], None]) -> Callable[[Kit], None]:
+        """Register a warm-up: `fn(kit)` runs once on a background thread when a worker process starts
+        (load models, open connections), so the first task does not pay for it. A warm-up that raises
+        is logged and the worker serves anyway: tasks then pay the cost themselves."""
+        self.warmups.append(fn)
         return fn
 
     def topics(self) -> list[str]:

@@ -181,6 +181,9 @@ def maybe_fire_chord(kit: Kit, chord_id: str) -> bool:
     callback = Signature.from_dict(record["callback"])
     callback_lease = kit.documents.get(f"{LEASES}/{callback.task_id}")
     if callback_lease is not None and callback_lease.get("status") in ("done", "failed"):
+        # The callback already ran (its chord's status update was lost after it): record that, so the
+        # sweep stops looking at this chord until its TTL.
+        kit.documents.update(chord_path(chord_id), {"status": "fired", "updatedAt": time.time()})
         return False
     kit.publish(callback.message({"chord_callback": chord_id}), topic=callback.topic)
     kit.documents.update(chord_path(chord_id), {"status": "fired", "updatedAt": time.time()})

@@ -164,6 +164,20 @@ class Watchdog:
                     os._exit(EXIT_PAST_GRACE)
 
 
+def run_warmups(kit: Kit) -> None:
+    """Run the kit's warm-ups in order (on the worker's start-up thread); one that raises is logged and
+    the next still runs: a warm-up only saves the first task some time."""
+    for warmup in kit.warmups:
+        started = time.monotonic()
+        try:
+            warmup(kit)
+        except Exception:
+            log.exception("worker.warmup_failed", warmup=getattr(warmup, "__qualname__", repr(warmup)))
+            continue
+        log.info("worker.warmed", warmup=getattr(warmup, "__qualname__", repr(warmup)),
+                 seconds=round(time.monotonic() - started, 3))  # fmt: skip
+
+
 def create_worker_app(kit: Kit, executor: Executor | None = None, *, watchdog: bool = True) -> FastAPI:
     """The worker's FastAPI app. Checks the timing configuration first and refuses to start if unsafe.
 
@@ -178,6 +192,8 @@ def create_worker_app(kit: Kit, executor: Executor | None = None, *, watchdog: b
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if guard is not None:
             guard.start()
+        if kit.warmups:
+            threading.Thread(target=run_warmups, args=(kit,), name="taskkit-warmup", daemon=True).start()
         yield
         if guard is not None:
             guard.stop()

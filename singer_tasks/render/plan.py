@@ -60,7 +60,8 @@ class Plan:
 
 
 def display_data(score: Score, phrases: Sequence[Phrase]) -> dict[str, Any]:
-    """What the web app draws: notes with lyrics, phonemes with times, and a 20 ms f0 curve."""
+    """What the web app draws: notes with lyrics, phonemes with times, a 20 ms f0 curve, and where each bar
+    starts with its printed number (the bar ruler; older display JSON has no "bars")."""
     notes = [
         {"onset": round(n.onset_s, 4), "duration": round(n.duration_s, 4), "pitch": n.midi, "lyric": n.lyric}
         for n in score.notes
@@ -75,7 +76,8 @@ def display_data(score: Score, phrases: Sequence[Phrase]) -> dict[str, Any]:
         f0 += [
             [round(p.offset_s + i * p.f0_timestep_s, 3), round(p.f0_hz[i], 1)] for i in range(0, len(p.f0_hz), stride)
         ]
-    return {"duration": round(score.duration_s, 4), "notes": notes, "phonemes": phonemes, "f0": f0}
+    bars = [{"start": round(b.onset_s, 4), "number": b.number} for b in score.bars]
+    return {"duration": round(score.duration_s, 4), "notes": notes, "phonemes": phonemes, "f0": f0, "bars": bars}
 
 
 def phonemizer_dictionary(manifest: VoiceManifest) -> PhonemeDictionary | None:
@@ -105,7 +107,8 @@ def transform_score(score: Score, *, key_shift: int = 0, tempo_factor: float = 1
     for event in score.events:
         timed = replace(event, onset_s=event.onset_s * scale, duration_s=event.duration_s * scale)
         events.append(replace(timed, midi=timed.midi + key_shift) if isinstance(timed, Note) else timed)
-    return replace(score, events=tuple(events))
+    bars = tuple(replace(bar, onset_s=bar.onset_s * scale) for bar in score.bars)
+    return replace(score, events=tuple(events), bars=bars)
 
 
 def plan_song(

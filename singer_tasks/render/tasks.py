@@ -235,6 +235,14 @@ def republish_stale_jobs(k: taskkit.Kit) -> int:
     return len(stale)
 
 
+@kit.on_worker_start
+def load_default_voice(k: taskkit.Kit) -> None:
+    """Load the default voice's models while the worker starts, so its first phrase does not wait for
+    them (the time to first sound of a song includes every model load)."""
+    settings = get_settings()
+    get_voice(settings.default_voice, settings.voices_dir, k.blobs)
+
+
 @kit.reconciler
 def expire_old_blobs(k: taskkit.Kit) -> int:
     """The bucket's lifecycle rules, applied by the sweep on the local family (on gcp the bucket's own
@@ -246,6 +254,7 @@ __all__ = [
     "assemble",
     "expire_old_blobs",
     "kit",
+    "load_default_voice",
     "render",
     "render_failed",
     "render_phrase",

@@ -54,6 +54,15 @@ Event = Note | Rest
 
 
 @dataclass(frozen=True)
+class Bar:
+    """Where a measure of the sung part starts, for the piano roll's bar ruler: onset_s on the song's
+    timeline (the tempo map applied, repeats expanded) and its number as printed ("12", "12a", "0")."""
+
+    onset_s: float
+    number: str
+
+
+@dataclass(frozen=True)
 class LyricLine:
     """One line of lyrics a part carries, as the score numbers it.
 
@@ -95,6 +104,7 @@ class Score:
     part_reason why it was chosen, in words. line: the lyric line sung (its label); lines: every lyric
     line of the chosen part (verses, choruses, translations); parts: every part of the score.
     warnings: things the parse could not honour or chose on the user's behalf, for the job log.
+    bars: where each measure of the chosen part starts (empty for a score built without them).
     """
 
     events: tuple[Event, ...]
@@ -107,6 +117,7 @@ class Score:
     line: str = ""
     lines: tuple[LyricLine, ...] = field(default=())
     parts: tuple[PartInfo, ...] = field(default=())
+    bars: tuple[Bar, ...] = field(default=())
 
     @property
     def verses(self) -> tuple[LyricLine, ...]:

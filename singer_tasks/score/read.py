@@ -38,7 +38,7 @@ from singer_tasks.errors import (
 from singer_tasks.score.annotate import Annotation, LineMeta, annotate, part_abbreviations
 from singer_tasks.score.events import LineChoice, TempoMap, lyric_lines, part_events
 from singer_tasks.score.limits import ScoreLimits
-from singer_tasks.score.model import LyricLine, Note, PartInfo, Rest, Score
+from singer_tasks.score.model import Bar, LyricLine, Note, PartInfo, Rest, Score
 from singer_tasks.score.safe_xml import load_score_xml
 from singer_tasks.settings import get_settings
 
@@ -147,6 +147,7 @@ def _parse(data: bytes, filename: str, part: int | str | None, verse: int | str,
         line=sung.label,
         lines=tuple(lines.values()),
         parts=tuple(infos),
+        bars=_measure_starts(chosen, tempo),
     )
     if score.duration_s > limits.max_song_s:
         raise SongTooLong(
@@ -328,6 +329,19 @@ def _pad_to_end(events: list[Any], m21score: Any, tempo: TempoMap) -> list[Any]:
     if events and isinstance(events[-1], Rest):
         return [*events[:-1], Rest(events[-1].onset_s, end_s - events[-1].onset_s)]
     return [*events, Rest(last, end_s - last)]
+
+
+def _measure_starts(part: Any, tempo: TempoMap) -> tuple[Bar, ...]:
+    """Each measure's start in seconds (through the tempo map the notes use) and its printed number; a
+    measure starting where the one before did (an empty one) is dropped, so bar lines never overlap."""
+    bars: list[Bar] = []
+    for measure in part.getElementsByClass("Measure"):
+        onset_s = tempo.seconds(float(measure.offset))
+        if bars and onset_s <= bars[-1].onset_s + 1e-9:
+            continue
+        number = measure.measureNumberWithSuffix() if hasattr(measure, "measureNumberWithSuffix") else measure.number
+        bars.append(Bar(onset_s, str(number)))
+    return tuple(bars)
 
 
 def _title(m21score: Any) -> str:

@@ -20,6 +20,7 @@ from taskkit.backends.base import BlobStore
 
 _lock = threading.Lock()
 _voices: dict[tuple[str, str], Voice] = {}
+_loading: dict[tuple[str, str], threading.Lock] = {}  # a lock per voice while it loads
 
 
 def resolve_manifest(voice: str | Path, root: Path | None = None, blobs: BlobStore | None = None) -> VoiceManifest:
@@ -71,12 +72,25 @@ def get_voice(voice: str | Path = "builtin", root: Path | None = None, blobs: Bl
     key = (str(voice), str(root or ""))
     with _lock:
         cached = _voices.get(key)
+        loading = _loading.setdefault(key, threading.Lock())
     if cached is not None:
         return cached
-    runtime.configure_torch_once()
-    loaded = load_voice(voice, root, blobs)
+    # One load per voice: a worker's warm-up and its first phrase may ask at the same moment.
+    with loading:
+        with _lock:
+            cached = _voices.get(key)
+        if cached is not None:
+            return cached
+        runtime.configure_torch_once()
+        loaded = load_voice(voice, root, blobs)
+        with _lock:
+            return _voices.setdefault(key, loaded)
+
+
+def loaded_voices() -> list[tuple[str, str]]:
+    """The (voice, root) pairs this process has loaded."""
     with _lock:
-        return _voices.setdefault(key, loaded)
+        return sorted(_voices)
 
 
 def clear_voice_cache() -> None:

@@ -3,6 +3,7 @@ on the local backend, never through the lease records' private fields."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 
 import pytest
@@ -73,3 +74,24 @@ def test_the_result_is_a_copy(app: Kit) -> None:
     assert result == {"index": 3, "square": 9}
     result["square"] = 0
     assert taskkit.member_result(app, "p3") == {"index": 3, "square": 9}
+
+
+def test_a_chord_whose_status_update_was_lost_after_its_callback_ran_is_recorded_fired(app: Kit) -> None:
+    """The callback ran but the chord's `fired` write was lost (a crash between the two): the next look
+    at the chord publishes nothing and records it fired, so sweeps stop revisiting it."""
+    members = [app.registry["piece"].signature({"index": i}, task_id=f"c9:{i}") for i in range(2)]
+    callback = app.registry["total"].signature({"chord_id": "c9", "size": 2}, task_id="c9:total")
+    taskkit.chord(members, callback, chord_id="c9").apply_async(app)
+    InlineDriver(app).drain()
+    assert app.documents.get("totals/c9") == {"value": 1, "missing": 0}
+    app.documents.update("taskkit_chords/c9", {"status": "open"})  # the lost write
+    published = published_count(app)
+    assert taskkit.canvas.maybe_fire_chord(app, "c9") is False
+    progress = taskkit.chord_progress(app, "c9")
+    assert progress is not None and progress.status == "fired"
+    assert published_count(app) == published  # the callback was not published again
+
+
+def published_count(app: Kit) -> int:
+    with sqlite3.connect(app.settings.data_dir / "broker.sqlite3") as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0])

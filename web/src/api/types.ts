@@ -234,6 +234,8 @@ export interface Display {
   notes: { onset: number; duration: number; pitch: number; lyric: string | null }[];
   phonemes: { start: number; duration: number; phoneme: string }[];
   f0: [number, number][];
+  /** Where each bar starts (s) and its number as printed; absent in display data from older renders. */
+  bars?: { start: number; number: string | number }[];
 }
 
 /** A local sign-in token. */

@@ -1,7 +1,7 @@
 /** The song as sung: notes with lyrics, the phonemes under them, and the f0 curve over the notes. */
 import { memo } from 'react';
 import type { Display } from '../api/types';
-import { f0Segments, lyricLanes, noteName, pitchToY, rulerTicks, timeToX, type RollLayout } from '../lib/roll';
+import { barMarks, f0Segments, lyricLanes, noteName, pitchToY, rulerTicks, timeToX, type RollLayout } from '../lib/roll';
 
 interface Props {
   display: Display;
@@ -41,6 +41,28 @@ function Ruler({ l }: { l: RollLayout }) {
   );
 }
 
+/** Bars under the time ruler: numbers at the bar lines (thinned when zoomed out), faint lines across the grid. */
+function BarRuler({ display, l }: { display: Display; l: RollLayout }) {
+  if (!l.barRulerHeight) return null; // display data from before bars were recorded
+  const y0 = l.rulerHeight;
+  const gridBottom = l.height - 2 * l.laneHeight;
+  return (
+    <g className="bar-ruler" aria-hidden="true">
+      <rect className="bar-band" x={0} y={y0} width={l.width} height={l.barRulerHeight} />
+      {barMarks(display.bars, l.pxPerSecond).map((b, i) => (
+        <g key={i}>
+          <line x1={b.x} x2={b.x} y1={y0} y2={gridBottom} className="bar-line" />
+          {b.label !== null && (
+            <text x={b.x + 3} y={y0 + l.barRulerHeight - 4}>
+              {b.label}
+            </text>
+          )}
+        </g>
+      ))}
+    </g>
+  );
+}
+
 function Notes({ display, l }: { display: Display; l: RollLayout }) {
   // Each lyric in its own lane under the ruler, stacked where syllables come fast.
   const lanes = lyricLanes(display.notes, l.pxPerSecond);
@@ -56,7 +78,7 @@ function Notes({ display, l }: { display: Display; l: RollLayout }) {
               <title>{`${noteName(n.pitch)}${n.lyric ? ` “${n.lyric}”` : ''} at ${n.onset.toFixed(2)} s`}</title>
             </rect>
             {n.lyric && (
-              <text className="lyric" x={x + 1} y={l.rulerHeight + ((lanes[i] ?? 0) + 1) * laneStep - 3}>
+              <text className="lyric" x={x + 1} y={l.rulerHeight + l.barRulerHeight + ((lanes[i] ?? 0) + 1) * laneStep - 3}>
                 {n.lyric}
               </text>
             )}
@@ -102,6 +124,7 @@ export const PianoRoll = memo(function PianoRoll({ display, layout: l }: Props) 
     >
       <Rows l={l} />
       <Ruler l={l} />
+      <BarRuler display={display} l={l} />
       <Notes display={display} l={l} />
       <g className="f0" aria-hidden="true">
         {f0Segments(l, display.f0).map((points, i) => (

@@ -13,9 +13,11 @@ export interface RollLayout {
   laneHeight: number;
   /** Height of the time ruler at the top. */
   rulerHeight: number;
+  /** Height of the bar ruler under the time ruler (0 when the display data has no bars). */
+  barRulerHeight: number;
   /** Lyric lanes between the ruler and the notes (enough that no two lyrics overlap). */
   lyricLanes: number;
-  /** y where the pitch rows begin (under the ruler and the lyric lanes). */
+  /** y where the pitch rows begin (under the rulers and the lyric lanes). */
   top: number;
 }
 
@@ -23,6 +25,11 @@ export const PX_PER_SECOND = 90;
 export const ROW_HEIGHT = 9;
 export const LANE_HEIGHT = 18;
 export const RULER_HEIGHT = 18;
+export const BAR_RULER_HEIGHT = 14;
+/** Bar numbers closer than this at the zoom are thinned to every 2nd, 4th, 8th, ... bar. */
+export const BAR_LABEL_MIN_PX = 40;
+/** Wider than a three-digit bar number: an odd short bar (a pickup, a tempo change) never overlaps its neighbour. */
+const BAR_LABEL_CLEAR_PX = 20;
 /** Zoom steps of the piano roll, in pixels per second. */
 export const ZOOMS = [20, 35, 60, 90, 140, 220, 350] as const;
 /** Roughly how wide a lyric's text is drawn (10 px sans-serif), to keep lyrics from overlapping. */
@@ -59,6 +66,44 @@ export function rulerTicks(l: Pick<RollLayout, 'width' | 'pxPerSecond'>): { x: n
   return ticks;
 }
 
+type Bars = NonNullable<Display['bars']>;
+
+/**
+ * Every how many bars a number is printed: 1, 2, 4, 8, ... so that numbers of bars of the typical
+ * (median) length stand at least BAR_LABEL_MIN_PX apart at this zoom.
+ */
+export function barLabelStep(bars: Bars, pxPerSecond: number): number {
+  const gaps = bars
+    .slice(1)
+    .map((b, i) => b.start - (bars[i]?.start ?? 0))
+    .filter((g) => g > 0)
+    .sort((a, b) => a - b);
+  const typical = (gaps[Math.floor(gaps.length / 2)] ?? Infinity) * pxPerSecond;
+  let step = 1;
+  while (step < 1024 && step * typical < BAR_LABEL_MIN_PX) step *= 2;
+  return step;
+}
+
+/**
+ * Each bar line's x and the number printed at it (null where thinned out). With a step over 1, bars
+ * numbered 1, 1 + step, 1 + 2 step, ... are labelled, as a score numbers its systems; a number that is
+ * not a positive integer ("12a", a pickup's "0") is printed only when every bar is.
+ */
+export function barMarks(bars: Display['bars'], pxPerSecond: number): { x: number; label: string | null }[] {
+  const list = bars ?? [];
+  const step = barLabelStep(list, pxPerSecond);
+  let lastX = -Infinity;
+  return list.map((b) => {
+    const x = b.start * pxPerSecond;
+    const text = String(b.number).trim();
+    const n = /^\d+$/.test(text) ? Number(text) : null;
+    const due = step === 1 || (n !== null && n >= 1 && (n - 1) % step === 0);
+    const label = due && text !== '' && x - lastX >= BAR_LABEL_CLEAR_PX ? text : null;
+    if (label !== null) lastX = x;
+    return { x, label };
+  });
+}
+
 /** Time of the first sung note (0 without notes): the roll opens there, not on an empty grid. */
 export function firstNoteTime(display: Display): number {
   return display.notes.length ? Math.min(...display.notes.map((n) => n.onset)) : 0;
@@ -77,7 +122,8 @@ export function layout(display: Display, pxPerSecond = PX_PER_SECOND): RollLayou
   const high = pitches.length ? Math.ceil(Math.max(...pitches)) + 2 : 74;
   const rows = high - low + 1;
   const lanes = Math.max(1, ...lyricLanes(display.notes, pxPerSecond).map((lane) => lane + 1));
-  const top = RULER_HEIGHT + lanes * LANE_HEIGHT * 0.75;
+  const barRuler = display.bars?.length ? BAR_RULER_HEIGHT : 0;
+  const top = RULER_HEIGHT + barRuler + lanes * LANE_HEIGHT * 0.75;
   return {
     width: Math.max(1, Math.ceil(display.duration * pxPerSecond)),
     height: top + rows * ROW_HEIGHT + 2 * LANE_HEIGHT,
@@ -87,6 +133,7 @@ export function layout(display: Display, pxPerSecond = PX_PER_SECOND): RollLayou
     highPitch: high,
     laneHeight: LANE_HEIGHT,
     rulerHeight: RULER_HEIGHT,
+    barRulerHeight: barRuler,
     lyricLanes: lanes,
     top,
   };
