@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import nox
@@ -39,7 +40,7 @@ def tests(session: nox.Session) -> None:
     _install(session)
     # The Firebase Auth emulator comes with firebase-tools (npm's registry, once; cached after that):
     # account deletion removes the user's Firebase Auth account (tests/api/test_account.py).
-    tools = f"{session.cache_dir}/firebase-tools"
+    tools = os.path.abspath(f"{session.cache_dir}/firebase-tools")  # the emulator runs in its own folder
     npm = ["npm", "install", "--prefix", tools, "--no-audit", "--no-fund", "--loglevel=error"]
     session.run(*npm, f"firebase-tools@{FIREBASE_TOOLS}", external=True)
     session.run("pytest", *session.posargs, env={"FIREBASE_TOOLS_BIN": f"{tools}/node_modules/.bin/firebase"})

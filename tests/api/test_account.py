@@ -287,7 +287,8 @@ def test_deleting_an_account_on_the_gcp_family(gcp_kit: Kit) -> None:
 
 def firebase_cli() -> str | None:
     """firebase-tools' CLI (its Auth emulator needs no download), if installed."""
-    return os.environ.get("FIREBASE_TOOLS_BIN") or shutil.which("firebase")
+    found = os.environ.get("FIREBASE_TOOLS_BIN") or shutil.which("firebase")
+    return str(Path(found).resolve()) if found else None  # the emulator starts in a scratch folder
 
 
 @pytest.fixture(scope="module")
