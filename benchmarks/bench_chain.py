@@ -21,7 +21,6 @@ import contextlib
 import io
 import math
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -39,6 +38,7 @@ import yaml
 from torch import Tensor, nn
 
 from benchmarks.bench_voices import DEFAULT_ACOUSTIC, DEFAULT_VOCODER, VOCAB
+from benchmarks.machine import cpu_description
 from singer_tasks.voices.diffsinger.acoustic.backbones.lynxnet2 import LYNXNet2
 from singer_tasks.voices.diffsinger.acoustic.config import AcousticConfig
 from singer_tasks.voices.diffsinger.acoustic.encoder import mel2ph_to_dur, stretch_curve
@@ -80,24 +80,6 @@ DEFAULT_VARIANCE: dict[str, Any] = {
                                                     "use_conditioner_cache": True, "glu_type": "atanglu"}},
     "diffusion_type": "reflow", "sampling_algorithm": "euler", "sampling_steps": 20, "time_scale_factor": 1000,
 }  # fmt: skip
-ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
-
-
-# ---------------------------------------------------------------------------------------------- machine
-
-
-def cpu_description() -> tuple[str, dict[str, bool]]:
-    """The CPU model name and which of ISA_FLAGS /proc/cpuinfo lists."""
-    model, flags = platform.processor() or platform.machine(), set[str]()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and model in ("", platform.machine(), platform.processor()):
-                model = value.strip()
-            elif key.strip() == "flags" and not flags:
-                flags = set(value.split())
-    return model, {flag: flag in flags for flag in ISA_FLAGS}
 
 
 # ---------------------------------------------------------------------------------------------- models

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -22,28 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.machine import cpu_description
 from singer_tasks.render.assembly import encode_wav
 from singer_tasks.render.encode import encode_flac, encode_mp3
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SCORE = REPO / "tests" / "singer_tasks" / "fixtures" / "scores" / "twinkle.musicxml"
-ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
 Encoder = Callable[[np.ndarray, int], bytes]
 FORMATS: dict[str, Encoder] = {"wav": encode_wav, "flac": encode_flac, "mp3": encode_mp3}
-
-
-def cpu_description() -> tuple[str, dict[str, bool]]:
-    """The CPU model name and which of ISA_FLAGS /proc/cpuinfo lists (as the other benches print)."""
-    model, flags = platform.processor() or platform.machine(), set[str]()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and model in ("", platform.machine(), platform.processor()):
-                model = value.strip()
-            elif key.strip() == "flags" and not flags:
-                flags = set(value.split())
-    return model, {flag: flag in flags for flag in ISA_FLAGS}
 
 
 def sung_song(score: Path, seconds: float) -> tuple[np.ndarray, int, float]:
