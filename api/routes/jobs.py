@@ -151,6 +151,32 @@ def get_job(job_id: JobId, user: CurrentUser, kit: KitDep) -> Job:
     return with_live_progress(kit, _owned(kit, job_id, user.uid))
 
 
+LISTEN_TYPES = {".mp3": "audio/mpeg", ".opus": "audio/ogg", ".ogg": "audio/ogg"}
+
+
+def output_key(kit: Kit, job: model.Job, kind: str, *filenames: str) -> str | None:
+    """The blob key of a completed job's file of `kind` (wav, flac, listen, ds, display).
+
+    The assembly writes every file of a job into the WAV's attempt folder. A kind the job document does
+    not name (older jobs recorded only wav, ds and display) is looked up there by `filenames`."""
+    stored = (job.outputs.model_dump() if job.outputs else {}).get(kind)
+    if isinstance(stored, str) and stored:
+        return stored
+    folder = (job.output_path or "").rpartition("/")[0]
+    found = (f"{folder}/{name}" for name in filenames if folder and kit.blobs.exists(f"{folder}/{name}"))
+    return next(found, None)
+
+
+def listen_key(kit: Kit, job: model.Job) -> str | None:
+    """The compressed file to listen to (MP3; Opus in older jobs), if the job has one."""
+    return output_key(kit, job, "listen", "song.mp3", "song.opus")
+
+
+def listen_type(key: str | None) -> str | None:
+    """The content type of a listening file, from its extension."""
+    return LISTEN_TYPES.get("." + key.rpartition(".")[2]) if key else None
+
+
 @router.get("/{job_id}/output", response_model=OutputUrls, responses={404: {"model": Problem}, 409: {"model": Problem}})
 def job_output(job_id: JobId, user: CurrentUser, kit: KitDep, settings: SettingsDep) -> OutputUrls:
     """Short-lived signed URLs to a completed job's files: the WAV (`url`) and, where the job has them,
@@ -159,31 +185,18 @@ def job_output(job_id: JobId, user: CurrentUser, kit: KitDep, settings: Settings
     if job.status is not JobStatus.COMPLETED or not job.output_path:
         raise HTTPException(409, f"the job is {job.status}; its output exists once it is completed")
     expiry = settings.signed_url_expiry_s
-    named: dict[str, object] = job.outputs.model_dump() if job.outputs else {}
-    # The assembly writes every file of a job into the WAV's attempt folder. A kind the job document
-    # does not name (its outputs record wav, ds and display) is looked up there by its file name.
-    folder = job.output_path.rpartition("/")[0]
-    listen_types = {".mp3": "audio/mpeg", ".opus": "audio/ogg", ".ogg": "audio/ogg"}
-
-    def key_of(kind: str, *filenames: str) -> str | None:
-        stored = named.get(kind)
-        if isinstance(stored, str) and stored:
-            return stored
-        found = (f"{folder}/{name}" for name in filenames if folder and kit.blobs.exists(f"{folder}/{name}"))
-        return next(found, None)
 
     def sign(key: str | None) -> str | None:
         return kit.blobs.signed_url(key, method="GET", expires_s=expiry) if key else None
 
-    listen = key_of("listen", "song.mp3", "song.opus")
-    listen_ext = "." + listen.rpartition(".")[2] if listen else ""
+    listen = listen_key(kit, job)
     return OutputUrls(
         url=kit.blobs.signed_url(job.output_path, method="GET", expires_s=expiry),
-        flac_url=sign(key_of("flac", "song.flac")),
+        flac_url=sign(output_key(kit, job, "flac", "song.flac")),
         listen_url=sign(listen),
-        listen_type=listen_types.get(listen_ext) if listen else None,
-        ds_url=sign(key_of("ds")),
-        display_url=sign(key_of("display")),
+        listen_type=listen_type(listen),
+        ds_url=sign(output_key(kit, job, "ds")),
+        display_url=sign(output_key(kit, job, "display")),
         expires_in_s=expiry,
     )
 

@@ -20,14 +20,13 @@ from fastapi.responses import FileResponse
 
 from api.deps import CurrentUser, KitDep, SettingsDep
 from api.params import JobId
+from api.routes.jobs import listen_key, listen_type
 from api.schemas import Problem, Share, ShareCreate, SharedSong
 from singer_tasks.jobs import shares
-from singer_tasks.jobs.model import Job
 
 router = APIRouter(prefix="/v1", tags=["shares"])
 Clock = Callable[[], float]
 NOT_SHARED = "no shared song here: the link is unknown, was revoked, or has expired"
-LISTEN_TYPES = {".mp3": "audio/mpeg", ".opus": "audio/ogg", ".ogg": "audio/ogg"}
 PUBLIC_REQUESTS_PER_MINUTE = 60
 _LIMITER_LOCK = threading.Lock()
 
@@ -104,17 +103,6 @@ def unshare_job(job_id: JobId, user: CurrentUser, kit: KitDep, clock: ClockDep) 
     return Response(status_code=204)
 
 
-def _listen_key(kit: KitDep, job: Job) -> str | None:
-    """The compressed listening file: named by the job, else looked up beside the WAV (older jobs)."""
-    if job.outputs and job.outputs.listen:
-        return job.outputs.listen
-    folder = (job.output_path or "").rpartition("/")[0]
-    found = (
-        f"{folder}/{name}" for name in ("song.mp3", "song.opus") if folder and kit.blobs.exists(f"{folder}/{name}")
-    )
-    return next(found, None)
-
-
 @router.get(
     "/shared/{token}",
     response_model=SharedSong,
@@ -146,7 +134,7 @@ def shared_song(
     def sign(key: str | None) -> str | None:
         return kit.blobs.signed_url(key, method="GET", expires_s=expires_s) if key else None
 
-    listen = _listen_key(kit, job)
+    listen = listen_key(kit, job)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return SharedSong(
@@ -154,7 +142,7 @@ def shared_song(
         voice=job.voice,
         duration_seconds=job.duration_seconds,
         listen_url=sign(listen),
-        listen_type=LISTEN_TYPES.get("." + listen.rpartition(".")[2]) if listen else None,
+        listen_type=listen_type(listen),
         url=kit.blobs.signed_url(wav, method="GET", expires_s=expires_s),
         display=sign(job.outputs.display if job.outputs else None),
         expires_at=found.record.expires_at,
