@@ -131,11 +131,23 @@ describe.runIf(enabled)('playing a song while it renders', () => {
     await expect.poll(() => page.locator('.phrase-overlay rect.phrase-ready').count()).toBeGreaterThanOrEqual(1);
     expect(await page.locator('.progressive svg.roll rect.note').count()).toBe(BARS * 3);
 
+    // The page learns that the job completed before it has fetched the last phrases: their WAVs are held
+    // back until then (a page that stopped polling at completion stayed a phrase or more short).
+    let release: () => void = () => undefined;
+    const completed = new Promise<void>((resolve) => (release = resolve));
+    const phraseWav = /\/_blobs\/intermediate\/[^?]*\/phrases\/\d+\.wav/;
+    await page.route(phraseWav, async (route) => {
+      await completed;
+      await route.continue();
+    });
     signal(frozen, 'SIGCONT');
     frozen = [];
     await expect.poll(async () => (await api<Job>(`/v1/jobs/${jobId}`)).status, { timeout: 120_000, interval: 500 }).toBe('completed');
+    await page.locator(`li.job[data-job-id="${jobId}"][data-status="completed"]`).waitFor({ timeout: 30_000 });
+    release();
     // The page fetches the last phrases and schedules everything.
     await expect.poll(() => player.getAttribute('data-ready'), { timeout: 30_000 }).toBe(String(BARS));
+    await page.unroute(phraseWav);
 
     const urls = await api<OutputUrls>(`/v1/jobs/${jobId}/output`);
     const compared = await page.evaluate(

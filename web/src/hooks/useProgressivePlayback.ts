@@ -65,11 +65,14 @@ export function useProgressivePlayback(client: ApiClient, job: Job | null, autop
   const status = job?.status ?? null;
   const statusRef = useRef(status);
   statusRef.current = status;
-  // Whether this job was seen rendering here: only then are its phrases fetched (and once more at the end).
-  const [followed, setFollowed] = useState(false);
-  const live = status === 'pending' || status === 'processing';
+  // The job seen rendering here: only its phrases are fetched (and the last ones after it completes).
+  // Kept as the job's id, not a flag reset per job: a reset in the new-job effect below ran after this
+  // effect in the same commit and undid it, so polling stopped when the job completed, whatever was
+  // still missing.
+  const [followedJob, setFollowedJob] = useState<string | null>(null);
+  const live = isLive(status);
   useEffect(() => {
-    if (live) setFollowed(true);
+    if (live && jobId) setFollowedJob(jobId);
   }, [live, jobId]);
 
   // Per job: the stitcher, the audio clock and what has been fetched.
@@ -128,7 +131,6 @@ export function useProgressivePlayback(client: ApiClient, job: Job | null, autop
     setSpans([]);
     setDisplay(null);
     setState('idle');
-    setFollowed(false);
     if (!jobId) return;
     run.current = {
       jobId, stitcher: new Stitcher(0), rate: 0, fetched: new Set(), ctx: null, t0: 0, scheduledEnd: 0,
@@ -141,7 +143,7 @@ export function useProgressivePlayback(client: ApiClient, job: Job | null, autop
   }, [jobId]);
 
   // Poll the finished phrases while the job renders (and once more when it completes).
-  const active = live || (followed && status === 'completed');
+  const active = pollsPhrases(status, followedJob === jobId);
   useEffect(() => {
     if (!jobId || !active) return;
     let stopped = false;
@@ -167,9 +169,17 @@ export function useProgressivePlayback(client: ApiClient, job: Job | null, autop
       }
       for (const phrase of list.ready) {
         if (r.fetched.has(phrase.index)) continue;
-        const response = await fetch(phrase.url);
-        if (stopped || !response.ok) break;
-        const { samples, sampleRate } = decodePcm16(await response.arrayBuffer());
+        let fetchedWav: { samples: Float32Array; sampleRate: number };
+        try {
+          const response = await fetch(phrase.url);
+          if (!response.ok) break;
+          fetchedWav = decodePcm16(await response.arrayBuffer());
+        } catch {
+          break; // a network error or a cut-off body: the next poll fetches it again
+        }
+        if (stopped) return;
+        if (r.fetched.has(phrase.index)) continue;
+        const { samples, sampleRate } = fetchedWav;
         r.fetched.add(phrase.index);
         r.rate = sampleRate;
         const next = phrase.nextOffsetSeconds === null ? null : startSample(phrase.nextOffsetSeconds, sampleRate);
@@ -179,9 +189,8 @@ export function useProgressivePlayback(client: ApiClient, job: Job | null, autop
         setReady((s) => [...s, phrase.index].sort((a, b) => a - b));
         schedule();
       }
-      const all = r.stitcher.total > 0 && r.fetched.size >= r.stitcher.total;
-      // Keep polling while phrases are missing; a completed job is asked once more after its last phrases.
-      if (!stopped && !all && statusRef.current !== 'failed' && statusRef.current !== 'cancelled') {
+      // Keep polling while phrases are missing, the completed job's last ones included.
+      if (!stopped && keepPolling(r.fetched.size, r.stitcher.total, statusRef.current)) {
         timer = setTimeout(() => void poll(), POLL_MS);
       }
     };
@@ -264,6 +273,23 @@ export function useProgressivePlayback(client: ApiClient, job: Job | null, autop
   }, []);
 
   return { state, total, ready, spans, display, position, play, stop };
+}
+
+/** Whether a job in this state may still produce phrases. */
+function isLive(status: Job['status'] | null): boolean {
+  return status === 'pending' || status === 'processing';
+}
+
+/** Whether to poll a job's phrases: while it renders, and after it completes if it was followed while
+ * rendering (a job that completed before the page saw it plays its final WAV instead). */
+export function pollsPhrases(status: Job['status'] | null, followed: boolean): boolean {
+  return isLive(status) || (followed && status === 'completed');
+}
+
+/** Whether another poll is needed after one that left `fetched` of `total` phrases fetched. */
+export function keepPolling(fetched: number, total: number, status: Job['status'] | null): boolean {
+  const all = total > 0 && fetched >= total;
+  return !all && status !== 'failed' && status !== 'cancelled';
 }
 
 /** Close an audio context once: the end of playback, Stop and unmounting may each try, and closing a
