@@ -40,7 +40,7 @@ from benchmarks.bench_voices import DEFAULT_ACOUSTIC, DEFAULT_VOCODER, VOCAB, _a
 from singer_tasks.settings import SingerSettings
 from singer_tasks.voices.diffsinger.acoustic.config import AcousticConfig
 from singer_tasks.voices.diffsinger.acoustic.load import build_acoustic_model
-from singer_tasks.voices.runtime import BF16_FLAGS, configure_torch, cpu_flags, precision_for_cpu
+from singer_tasks.voices.runtime import BF16_FLAGS, configure_torch, cpu_flags, precision_for_cpu, stage_precisions
 from singer_tasks.voices.vocoder.load import load_vocoder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +50,7 @@ PREVIEW_STEPS: int = SingerSettings.model_fields["preview_steps"].default  # wha
 
 @dataclass(frozen=True)
 class BenchRow:
-    """One timed variant: a model precision ("fp32", "bf16", "int8") and the sampler steps (None: the
+    """One timed variant: a model precision (runtime.MODEL_PRECISIONS) and the sampler steps (None: the
     voice's own)."""
 
     name: str
@@ -65,7 +65,7 @@ def bench_variants(flags: Iterable[str], levers: bool = False) -> list[BenchRow]
     default = _auto(have)
     rows = [BenchRow("exact", "fp32"), BenchRow("default", default), BenchRow("preview", default, PREVIEW_STEPS)]
     if levers:
-        candidates = ["int8"] + (["bf16"] if have & BF16_FLAGS else [])
+        candidates = ["int8"] + (["bf16", "int8+bf16"] if have & BF16_FLAGS else [])
         rows += [BenchRow(p, p) for p in candidates if p != default]
     return rows
 
@@ -198,12 +198,12 @@ def main(argv: list[str] | None = None) -> None:
 
         def run(name: str, precision: str, steps: int | None) -> None:
             # synthesize() split in its two stages so each is timed; the same calls, the same result
-            fast = precision == "bf16"
+            denoiser, vocoder_precision = stage_precisions(precision)
             t0 = time.perf_counter()
             with torch.inference_mode():
-                mel = model.render(inputs, noise=noise, precision=precision, steps=steps).mel
+                mel = model.render(inputs, noise=noise, precision=denoiser, steps=steps).mel
                 t1 = time.perf_counter()
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=vocoder_precision == "bf16"):
                     wave = vocoder(mel.transpose(1, 2), inputs.f0, generator=torch.Generator().manual_seed(0)).float()
             t2 = time.perf_counter()
             results.setdefault(name, []).append({"acoustic": t1 - t0, "vocoder": t2 - t1, "whole": t2 - t0})
@@ -318,20 +318,22 @@ def _kernels(rows: list[BenchRow], model: Any) -> None:
     """Which kernels each precision's denoiser ran (the layer types after conversion)."""
     capability = torch.backends.cpu.get_cpu_capability()
     for precision in dict.fromkeys(row.precision for row in rows):
-        if precision == "int8":
+        denoiser, vocoder_precision = stage_precisions(precision)
+        if denoiser == "int8":
             backbone = model.int8_backbone()
             quantized = sum("quantized" in type(m).__module__ for m in backbone.modules())
             detail = (
-                f"{quantized} Linear layers dynamic int8 (per-channel weights, torch.ao "
+                f"denoiser: {quantized} Linear layers dynamic int8 (per-channel weights, torch.ao "
                 f"{torch.backends.quantized.engine} engine: fbgemm/oneDNN VNNI), the rest fp32"
                 if quantized
-                else "nothing to quantize: fp32"
+                else "denoiser: nothing to quantize, fp32"
             )
-        elif precision == "bf16":
-            detail = "bf16 autocast (oneDNN; native bf16: AMX / avx512_bf16) in the denoiser and the vocoder"
+        elif denoiser == "bf16":
+            detail = "denoiser: bf16 autocast (oneDNN; native bf16: AMX / avx512_bf16)"
         else:
-            detail = "fp32 (oneDNN / MKL)"
-        print(f"kernels {precision}: {detail}; ATen vector ISA {capability}")
+            detail = "denoiser: fp32 (oneDNN / MKL)"
+        vocoder_detail = "bf16 autocast (oneDNN)" if vocoder_precision == "bf16" else "fp32 (oneDNN)"
+        print(f"kernels {precision}: {detail}; vocoder: {vocoder_detail}; ATen vector ISA {capability}")
 
 
 def _quality(results: dict[str, Any], rows: list[BenchRow], vocoder: Any, inputs: Any) -> None:
@@ -349,7 +351,7 @@ def _quality(results: dict[str, Any], rows: list[BenchRow], vocoder: Any, inputs
             f"{row.name} ({steps}{row.precision}) vs exact: mean |log-mel diff| {log_mel_distance(mel, exact_mel):.4f} "
             f"(max {float((mel - exact_mel).abs().max()):.3f}); whole render SNR {snr_db(exact_wave, wave):.1f} dB"
         )
-        if row.precision == "bf16" and not row.steps:
+        if stage_precisions(row.precision)[1] == "bf16" and not row.steps:
             with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
                 alone = vocoder(exact_mel.transpose(1, 2), inputs.f0, generator=torch.Generator().manual_seed(0))
             line += f"; bf16 vocoder alone (same exact mel) SNR {snr_db(exact_wave, alone.float()):.1f} dB"

@@ -35,7 +35,8 @@ class SingerSettings(BaseSettings):
     max_song_seconds: a cost control only. Songs fan out over one task per phrase (at most 20 s of
     singing, well inside the push time limit), so length is bounded by what a user may spend.
     render_time_limit_s: the time limit of one phrase task.
-    precision: exact (fp32, openvpi's output), fast (bf16) or auto; unset, each voice's own setting.
+    precision: exact (fp32, openvpi's output), fast (bf16 or int8 per stage: voices/runtime.py) or auto;
+    unset, each voice's own setting.
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, env_ignore_empty=True, extra="ignore")

@@ -19,7 +19,7 @@ A manifest names a voice's files (relative to its folder) and its defaults:
       steps: 20                 # optional; the experiment's sampling_steps otherwise
       depth: 0.4                # optional; 1 - T_start_infer (reflow) / K_step_infer / timesteps (ddpm)
       curves: {energy: -20.0, breathiness: -60.0, key_shift: 0.0, speed: 1.0}
-      precision: auto           # exact (fp32, openvpi's output), fast (bf16), or auto (fast on bf16 CPUs)
+      precision: auto           # exact (fp32, openvpi's output), fast (bf16/int8 per stage and CPU), or auto
 
     variance:                   # optional: an openvpi variance experiment (duration, pitch, curves)
       checkpoint: variance/model.ckpt
@@ -98,7 +98,7 @@ class VoiceDefaults:
     steps: int | None = None
     depth: float | None = None
     curves: Mapping[str, float] = field(default_factory=dict)
-    precision: str = "auto"  # exact (fp32, openvpi's output), fast (bf16 autocast), auto (fast where the CPU has bf16)
+    precision: str = "auto"  # exact (fp32, openvpi's output), fast (runtime.precision_for_cpu), or auto
 
 
 @dataclass(frozen=True)

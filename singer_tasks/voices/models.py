@@ -21,7 +21,7 @@ from singer_tasks.settings import get_settings
 from singer_tasks.voices.chain import Chain, ChainTrace, Expression, Source, check_expression, choose_speaker
 from singer_tasks.voices.diffsinger.acoustic.inputs import Curve
 from singer_tasks.voices.manifest import CURVE_NAMES, VoiceManifest
-from singer_tasks.voices.runtime import resolve_precision
+from singer_tasks.voices.runtime import resolve_precision, stage_precisions
 
 StepHook = Callable[[int, int], None]
 # .ds field names of the per-job curve overrides (openvpi's): key shift is "gender", speed "velocity".
@@ -38,7 +38,7 @@ class Voice:
 
     manifest: VoiceManifest
     sample_rate: int
-    precision: str = "fp32"  # what the voice computes in: fp32 (exact) or bf16 (fast); part of the cache key
+    precision: str = "fp32"  # what the voice computes in (runtime.MODEL_PRECISIONS); part of the cache key
     chain: Chain = Chain(("acoustic", "vocoder"))
     _local: threading.local
 
@@ -143,7 +143,7 @@ class DiffSingerVoice(Voice):
         )
         self.model = build_acoustic_model(self.config, files.checkpoint, self.dictionary.vocab_size)
         self.vocoder = load_vocoder(manifest.vocoder.checkpoint, manifest.vocoder.config)
-        self.precision = _voice_precision(manifest)  # "fp32" (exact) or "bf16" (fast)
+        self.precision = _voice_precision(manifest)  # one of runtime.MODEL_PRECISIONS
         stages = self.variance.stages if self.variance is not None else ()
         self.chain = Chain((*stages, "acoustic", "vocoder"))
 
@@ -249,19 +249,20 @@ def synthesize(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Acoustic model then vocoder for one phrase: (mel [B, T, M] ln scale, float32 waveform [B, 1, N]).
 
-    precision "fp32" is exact (openvpi's output); "bf16" runs the denoiser and the vocoder's convolutions
-    under bfloat16 autocast. The encoder, aux decoder and the mel itself stay float32 either way.
+    precision (runtime.MODEL_PRECISIONS): "fp32" is exact (openvpi's output); otherwise the denoiser and
+    the vocoder each run the kernel `stage_precisions` names (bf16 autocast, int8 weights or float32).
+    The encoder, aux decoder and the mel itself stay float32 either way.
     """
     from singer_tasks.voices.mel import to_natural_log
 
-    fast = precision == "bf16"
+    denoiser, vocoder_precision = stage_precisions(precision)
     with torch.inference_mode():
         out = model.render(
             inputs, steps=steps, depth=depth, noise=noise, generator=torch.Generator().manual_seed(seed),
-            on_step=on_step, precision=precision,
+            on_step=on_step, precision=denoiser,
         )  # fmt: skip
         mel = to_natural_log(out.mel, model.config.mel.mel_base)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=vocoder_precision == "bf16"):
             wave = vocoder(mel.transpose(1, 2), inputs.f0, generator=torch.Generator().manual_seed(seed))
     return mel, wave.float()
 

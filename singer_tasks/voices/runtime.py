@@ -6,11 +6,14 @@ default thread count then oversubscribes. `configure_torch` sets intra-op thread
 get the same share (`onnx_threads`).
 
 Render precision: "exact" is float32 and reproduces openvpi's output. "fast" is the quicker path this
-CPU has: where it computes bfloat16 natively (avx512_bf16 or AMX) the acoustic denoiser and the vocoder
-run under bf16 autocast ("bf16"); elsewhere the denoiser's inner layers run with int8 weights ("int8",
-fast on VNNI; bf16 is emulated there and slower than float32), the vocoder in float32. "auto" (the
-default) is the fast path where the CPU has bf16 or VNNI and exact elsewhere (`precision_for_cpu`: a
-static table keyed by the CPU flags, from the figures in docs/benchmarks.md).
+CPU has, chosen per stage (the acoustic denoiser, then the vocoder), because the fastest kernel differs
+by stage and by CPU: with AMX both stages run under bf16 autocast ("bf16"); with avx512_bf16 but no AMX
+(AMD Zen 4) the denoiser is faster with int8 weights and the vocoder under bf16 ("int8+bf16"); with
+VNNI and no bf16 the denoiser runs int8 and the vocoder float32 ("int8"; emulated bf16 is slower than
+float32 there). "auto" (the default) is the fast path where the CPU has bf16 or VNNI and exact
+elsewhere (`precision_for_cpu`: a static table keyed by the CPU flags, from the figures in
+docs/benchmarks.md). A precision names the denoiser's kernel, then "+" and the vocoder's when it
+differs from what the first implies (`stage_precisions`).
 `SINGER_PRECISION=exact|fast|auto` sets it for the process.
 """
 
@@ -36,7 +39,19 @@ _CPUINFO = Path("/proc/cpuinfo")
 
 
 BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+AMX_BF16_FLAGS = frozenset({"amx_bf16"})
 VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
+# Every model precision a render may run: the denoiser's kernel, "+", the vocoder's where it differs.
+MODEL_PRECISIONS = ("fp32", "bf16", "int8", "int8+bf16")
+
+
+def stage_precisions(precision: str) -> tuple[str, str]:
+    """(the acoustic denoiser's precision, the vocoder's) for a model precision: "bf16" is bf16 for both,
+    "int8" an int8 denoiser and a float32 vocoder, "int8+bf16" an int8 denoiser and a bf16 vocoder."""
+    if precision not in MODEL_PRECISIONS:
+        raise ValueError(f"precision must be one of {MODEL_PRECISIONS}, got {precision!r}")
+    denoiser, _, vocoder = precision.partition("+")
+    return denoiser, vocoder or ("bf16" if denoiser == "bf16" else "fp32")
 
 
 def cpu_flags(cpuinfo: str | None = None) -> frozenset[str] | None:
@@ -63,18 +78,23 @@ def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
 
 
 def precision_for_cpu(mode: str, flags: Iterable[str], *, int8_available: bool = True) -> str:
-    """The model precision ("fp32", "bf16" or "int8") for a resolved mode (exact, fast, auto) on a CPU
+    """The model precision (one of MODEL_PRECISIONS) for a resolved mode (exact, fast, auto) on a CPU
     with these feature flags. A pure function: the table the figures in docs/benchmarks.md justify.
 
-    native bf16 -> bf16 (the denoiser about 2.7x float32's speed, the vocoder 3x); VNNI without bf16 ->
-    int8 (about 2x; emulated bf16 is slower than float32 there); neither -> auto is exact (nothing
-    measured faster), fast is int8 where torch has the kernels, else bf16."""
+    AMX -> bf16 (the denoiser about 2.7x float32's speed, faster than int8; the vocoder 3x);
+    avx512_bf16 without AMX -> int8 denoiser (0.27 RTF against bf16's 0.40 on a Zen 4) and bf16 vocoder
+    (twice float32's speed there); VNNI without bf16 -> int8 denoiser, float32 vocoder (emulated bf16 is
+    slower than float32 there); none of these -> auto is exact (nothing measured faster), fast is int8
+    where torch has the kernels, else bf16."""
     if mode == "exact":
         return "fp32"
     have = frozenset(flags)
-    if have & BF16_FLAGS:
+    int8_fast = int8_available and bool(have & VNNI_FLAGS)
+    if have & AMX_BF16_FLAGS:
         return "bf16"
-    if int8_available and (have & VNNI_FLAGS or mode == "fast"):
+    if have & BF16_FLAGS:
+        return "int8+bf16" if int8_fast else "bf16"
+    if int8_fast or (int8_available and mode == "fast"):
         return "int8"
     return "bf16" if mode == "fast" else "fp32"
 
@@ -94,7 +114,7 @@ def precision_setting(value: str | None = None) -> str:
 def resolve_precision(
     mode: str | None = None, *, bf16_native: bool | None = None, flags: Iterable[str] | None = None
 ) -> str:
-    """The model precision ("fp32", "bf16" or "int8") for a mode (see `precision_setting`) on this CPU,
+    """The model precision (one of MODEL_PRECISIONS) for a mode (see `precision_setting`) on this CPU,
     or on one with the feature `flags` given (`bf16_native` adds or removes the bf16 ones)."""
     chosen = precision_setting(mode)
     if chosen == "exact":

@@ -23,7 +23,7 @@ from singer_tasks.voices.diffsinger.acoustic.model import AcousticInputs, DiffSi
 from singer_tasks.voices.diffsinger.acoustic.phonemes import PhonemeDictionary
 from singer_tasks.voices.diffsinger.acoustic.reflow import RectifiedFlow
 from singer_tasks.voices.models import synthesize
-from singer_tasks.voices.runtime import precision_for_cpu, resolve_precision
+from singer_tasks.voices.runtime import precision_for_cpu, resolve_precision, stage_precisions
 from singer_tasks.voices.vocoder.load import load_vocoder
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openvpi"
@@ -127,6 +127,29 @@ def test_int8_whole_render_close_to_exact() -> None:
 
 
 @needs_int8
+def test_int8_denoiser_with_bf16_vocoder() -> None:
+    """ "int8+bf16" (avx512_bf16 without AMX): the int8 denoiser's mel, then the vocoder under bf16."""
+    model, inputs, case = _fixture("main-lynxnet2-euler")
+    vocoder = load_vocoder(FIXTURES / "voc-mini" / "model.ckpt")
+    mel, wave = synthesize(model, vocoder, inputs, precision="fp32", noise=case["noise"][0])
+    mel8, wave8 = synthesize(model, vocoder, inputs, precision="int8", noise=case["noise"][0])
+    mixed_mel, mixed_wave = synthesize(model, vocoder, inputs, precision="int8+bf16", noise=case["noise"][0])
+    assert torch.equal(mixed_mel, mel8)  # the same denoiser
+    assert not torch.equal(mixed_wave, wave8)  # another vocoder kernel
+    assert float((mixed_mel - mel).abs().mean()) <= MEL_TOLERANCE
+    assert _snr_db(wave, mixed_wave) >= SNR_DB
+
+
+def test_stage_precisions() -> None:
+    assert stage_precisions("fp32") == ("fp32", "fp32")
+    assert stage_precisions("bf16") == ("bf16", "bf16")
+    assert stage_precisions("int8") == ("int8", "fp32")
+    assert stage_precisions("int8+bf16") == ("int8", "bf16")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        stage_precisions("int4")
+
+
+@needs_int8
 def test_int8_within_tolerance_at_default_size() -> None:
     """openvpi's default acoustic size (LYNXNet2 1024 x 6, 20 euler steps over depth 0.6), random weights
     perturbed as the bench does, a 1.5 s phrase: where the issue's per-tensor int8 moved the mel by 0.039."""
@@ -148,6 +171,7 @@ def test_int8_within_tolerance_at_default_size() -> None:
 
 NO_BF16_VNNI = {"fpu", "sse2", "avx2", "avx512f", "avx512bw", "avx512_vnni"}
 SAPPHIRE = NO_BF16_VNNI | {"avx512_bf16", "amx_bf16", "amx_int8", "amx_tile"}
+ZEN4 = NO_BF16_VNNI | {"avx512_bf16"}  # bf16 without AMX
 ZEN3 = {"fpu", "sse2", "avx2", "fma"}
 
 
@@ -155,6 +179,7 @@ ZEN3 = {"fpu", "sse2", "avx2", "fma"}
     ("flags", "auto", "fast"),
     [
         (SAPPHIRE, "bf16", "bf16"),
+        (ZEN4, "int8+bf16", "int8+bf16"),
         ({"avx2", "avx512_bf16"}, "bf16", "bf16"),
         (NO_BF16_VNNI, "int8", "int8"),
         ({"avx2", "avx_vnni"}, "int8", "int8"),
@@ -171,6 +196,7 @@ def test_precision_for_cpu_without_int8_kernels() -> None:
     assert precision_for_cpu("auto", NO_BF16_VNNI, int8_available=False) == "fp32"
     assert precision_for_cpu("fast", NO_BF16_VNNI, int8_available=False) == "bf16"
     assert precision_for_cpu("auto", SAPPHIRE, int8_available=False) == "bf16"
+    assert precision_for_cpu("auto", ZEN4, int8_available=False) == "bf16"
 
 
 def test_resolve_precision_on_given_flags() -> None:
@@ -188,3 +214,5 @@ def test_bench_rows_follow_the_default_precision() -> None:
     assert rows["preview"].precision == rows["default"].precision and rows["preview"].steps == PREVIEW_STEPS
     rows = {row.name: row for row in bench_variants(SAPPHIRE)}
     assert rows["default"].precision == rows["preview"].precision == "bf16"
+    levers = {row.name for row in bench_variants(ZEN4, levers=True)}
+    assert {"exact", "default", "preview", "int8", "bf16"} <= levers
