@@ -97,16 +97,34 @@ def song(seconds: float, edited_phrase: int | None = None) -> bytes:
 
 
 class Stack:
-    def __init__(self, data_dir: Path, voices: Path, workers: int) -> None:
+    """`python -m taskkit run` on a scratch data folder with the bench voices; with `warm`, the bench voice
+    is the stack's default voice and the stack counts as up once every worker has warmed it up (as a
+    deployment serving that voice is before its first job), its log then going to data_dir/stack.log."""
+
+    def __init__(self, data_dir: Path, voices: Path, workers: int, *, warm: bool = False) -> None:
         self.port = free_port()
         env = dict(os.environ, TASKKIT_DATA_DIR=str(data_dir), SINGER_VOICES_DIR=str(voices))
         env.update(TASKKIT_LOG_LEVEL="WARNING", SINGER_MAX_SONG_SECONDS="900", SINGER_DEFAULT_CREDITS="100000")
+        log = None
+        if warm:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            env.update(SINGER_DEFAULT_VOICE="bench", TASKKIT_LOG_LEVEL="INFO")
+            log = (data_dir / "stack.log").open("wb")
         cmd = [sys.executable, "-m", "taskkit", "run", "--port", str(self.port), "--workers", str(workers)]
-        self.proc = subprocess.Popen(cmd, env=env, cwd=REPO, start_new_session=True)
+        self.proc = subprocess.Popen(cmd, env=env, cwd=REPO, start_new_session=True, stdout=log, stderr=log)
         self.url = f"http://127.0.0.1:{self.port}"
         wait_until_healthy(self.url + "/healthz", alive=lambda: self.proc.poll() is None, timeout_s=120)
+        if warm:
+            self._wait_warm(data_dir / "stack.log", workers, timeout_s=300)
         token = httpx.post(f"{self.url}/v1/auth/local", json={"uid": "bench"}).json()["token"]
         self.auth = {"Authorization": f"Bearer {token}"}
+
+    def _wait_warm(self, log: Path, workers: int, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while log.read_bytes().count(b"worker.warmed") < workers:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the stack's workers did not warm up; see {log}")
+            time.sleep(0.2)
 
     def render(self, score: bytes) -> tuple[float, dict[str, Any]]:
         """Seconds from job creation to completion, and the finished job."""

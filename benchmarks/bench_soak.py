@@ -16,7 +16,8 @@ It ends by checking the invariants (`check_invariants`) and prints each violatio
 id; any violation fails the run (exit status 1). Then it prints the data folder's size before and after
 the housekeeping that production's TTL and lifecycle rules do, run as if their retention had passed.
 
-`python -m benchmarks soak [--deliveries N] [--renders] [--workers W] [--seed S]`;
+`python -m benchmarks soak [--deliveries N] [--renders] [--workers W] [--seed S] [--family local|gcp]`
+(`--family gcp`: the same faults and invariants on Google's emulators, benchmarks/soak_gcp.py);
 `python -m benchmarks.bench_soak --recovery` measures recovery after process kills instead (a real
 render, a worker killed mid-phrase, then the whole stack killed and restarted).
 """
@@ -40,7 +41,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import taskkit
 from taskkit import Kit, Settings, chord
@@ -337,6 +338,28 @@ class DeliveryStats:
     owed: dict[str, int] = field(default_factory=dict)  # message id -> extra deliveries still to make
     decided: set[str] = field(default_factory=set)
 
+    def settle(self, key: str, acked: bool, outcome: str) -> bool:
+        """Count one answer to delivery `key` (message id/subscription); True if this ack is to be turned
+        into a redelivery of the same message (30% of messages, once or twice after their first ack)."""
+        with self.lock:
+            if outcome == ENDPOINT_DOWN:
+                self.refused += 1
+            else:
+                self.deliveries += 1
+            self.outcomes[outcome if len(outcome) < 12 else outcome.split(":")[0]] += 1
+            if not acked:
+                return False
+            if key not in self.decided:
+                self.decided.add(key)
+                if self.rng.random() < self.duplicate_rate:
+                    self.owed[key] = 1 if self.rng.random() < 0.8 else 2
+                    self.duplicated_messages += 1
+            if not self.owed.get(key):
+                return False
+            self.owed[key] -= 1
+            self.duplicate_deliveries += 1
+            return True
+
 
 class DuplicatingDispatcher(LocalDispatcher):
     """The local dispatcher, but an acked message is delivered again (30% of messages, once or twice)."""
@@ -346,27 +369,16 @@ class DuplicatingDispatcher(LocalDispatcher):
         self.stats = stats
 
     def _settle(self, claim: _Claim, acked: bool, outcome: str) -> None:
-        s = self.stats
-        key = f"{claim.message_id}/{claim.subscription.name}"
-        with s.lock:
-            if outcome == ENDPOINT_DOWN:
-                s.refused += 1
-            else:
-                s.deliveries += 1
-            s.outcomes[outcome if len(outcome) < 12 else outcome.split(":")[0]] += 1
-            again = False
-            if acked:
-                if key not in s.decided:
-                    s.decided.add(key)
-                    if s.rng.random() < s.duplicate_rate:
-                        s.owed[key] = 1 if s.rng.random() < 0.8 else 2
-                        s.duplicated_messages += 1
-                if s.owed.get(key):
-                    s.owed[key] -= 1
-                    s.duplicate_deliveries += 1
-                    again = True
+        again = self.stats.settle(f"{claim.message_id}/{claim.subscription.name}", acked, outcome)
         # Delivered again as Pub/Sub redelivers an acked message: same message id, next attempt number.
         super()._settle(claim, acked and not again, "soak duplicate" if again else outcome)
+
+
+class DeliveryPath(Protocol):
+    """What carries the soak's messages to the workers: the local dispatcher, or the gcp family's relay."""
+
+    def restart_dispatcher(self) -> None:
+        """Stop the deliverer and start a fresh one, as after a crash (what it held is delivered again)."""
 
 
 class SoakSupervisor(Supervisor):
@@ -591,6 +603,7 @@ class SoakConfig:
     transient_rate: float = 0.05
     clock_pushes: int = 5
     drain_timeout_s: float = 900.0
+    family: str = "local"  # or "gcp": benchmarks/soak_gcp.py, on Google's emulators
 
 
 @dataclass
@@ -636,16 +649,8 @@ class Soak:
         values["PYTHONPATH"] = str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")
         if self.config.renders:
             values |= SINGER_ENV
-        saved = {k: os.environ.get(k) for k in values}
-        os.environ.update(values)
-        try:
+        with patched_environ(values):
             yield
-        finally:
-            for k, old in saved.items():
-                if old is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = old
 
     def run(self) -> SoakResult:
         with self.environment():
@@ -676,7 +681,7 @@ class Soak:
         return result
 
     # -- sending the mix ---------------------------------------------------------------------------
-    def drive(self, supervisor: SoakSupervisor, client: Kit) -> None:
+    def drive(self, supervisor: DeliveryPath, client: Kit) -> None:
         target = self.config.deliveries
         restart_at = target // 2
         push_every = max(1, target // (self.config.clock_pushes + 1))
@@ -737,8 +742,9 @@ class Soak:
             with contextlib.suppress(SingerError):
                 jobs.cancel_job(client.documents, job.id, uid)
 
-    def backlog(self, supervisor: SoakSupervisor) -> int:
-        assert supervisor.dispatcher is not None
+    def backlog(self, supervisor: DeliveryPath) -> int:
+        """Messages sent but not yet delivered (the mix is sent no faster than the stack takes it)."""
+        assert isinstance(supervisor, SoakSupervisor) and supervisor.dispatcher is not None
         counts = supervisor.dispatcher.counts()
         queue = open_queue(self.data_dir / "broker.sqlite3")
         try:
@@ -750,8 +756,9 @@ class Soak:
     def push_lease_clock(self, client: Kit) -> None:
         self.clock_takeovers += push_lease_clock(client, self.rng)
 
-    def drain(self, supervisor: SoakSupervisor, client: Kit) -> None:
+    def drain(self, supervisor: DeliveryPath, client: Kit) -> None:
         """Wait until nothing is queued, in flight or held, and every job has ended."""
+        assert isinstance(supervisor, SoakSupervisor)
         deadline = time.monotonic() + self.config.drain_timeout_s
         quiet_since: float | None = None
         while time.monotonic() < deadline:
@@ -807,6 +814,21 @@ class Soak:
 TIMINGS_RETENTION_S = Settings().record_retention_s
 
 
+@contextlib.contextmanager
+def patched_environ(values: dict[str, str]) -> Iterator[None]:
+    """This process's environment with `values` set (the workers inherit it), restored after."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, old in saved.items():
+            if old is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = old
+
+
 def _lines(path: Path) -> list[str]:
     try:
         return [line for line in path.read_text().splitlines() if line]
@@ -816,7 +838,13 @@ def _lines(path: Path) -> list[str]:
 
 def print_result(config: SoakConfig, result: SoakResult) -> None:
     s = result.stats
+    gcp = config.family == "gcp"
     print(f"CPU: {cpu_model()} ({os.cpu_count()} logical), {config.workers} workers, seed {config.seed}")
+    if gcp:
+        print(
+            "family: gcp (Firestore emulator, fake-gcs-server, Pub/Sub emulator pull subscriptions relayed "
+            "to the workers' push endpoints as wrapped push envelopes)"
+        )
     kinds = "no-op tasks, chords" + (", render jobs (built-in voice)" if config.renders else "")
     print(
         f"deliveries: {s.deliveries} ({kinds}: {len(result.submitted.noops)} no-ops, "
@@ -829,7 +857,8 @@ def print_result(config: SoakConfig, result: SoakResult) -> None:
     print(
         f"faults: duplicates {s.duplicated_messages} messages ({s.duplicate_deliveries} extra deliveries); "
         + ", ".join(f"{k} {n}" for k, n in sorted(result.faults.items()) if k != "delivery")
-        + f"; dispatcher restarts {result.dispatcher_restarts}; lease clock takeovers {result.clock_takeovers}"
+        + f"; {'relay' if gcp else 'dispatcher'} restarts {result.dispatcher_restarts}"
+        + f"; lease clock takeovers {result.clock_takeovers}"
     )
     print("delivery outcomes: " + ", ".join(f"{k} {n}" for k, n in s.outcomes.most_common(8)))
     if result.submitted.jobs:
@@ -843,6 +872,8 @@ def print_result(config: SoakConfig, result: SoakResult) -> None:
         print(f"VIOLATION {violation}")
     for note in v.notes[:10]:
         print(f"note: {note}")
+    if gcp:  # no data folder: Firestore TTL and bucket lifecycle rules clean up in production
+        return
     print(
         f"data folder: {result.disk_before / 1e6:.2f} MB after the soak, {result.disk_after / 1e6:.2f} MB after "
         f"housekeeping past the retention periods ({result.cleanup})"
@@ -1003,12 +1034,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--renders", action="store_true", help="mix in real render jobs of the built-in voice")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--recovery", action="store_true", help="measure recovery after kills instead")
+    parser.add_argument(
+        "--family",
+        choices=("local", "gcp"),
+        default="local",
+        help="local: the embedded stack; gcp: Google's emulators and fake-gcs-server (benchmarks/soak_gcp.py)",
+    )
     args = parser.parse_args(argv or [])
     configure_logging(level="ERROR")
     if args.recovery:
         return recovery(args.seed)
-    config = SoakConfig(deliveries=args.deliveries, workers=args.workers, seed=args.seed, renders=args.renders)
-    result = Soak(Path(tempfile.mkdtemp(prefix="bench-soak-")) / "data", config).run()
+    config = SoakConfig(
+        deliveries=args.deliveries, workers=args.workers, seed=args.seed, renders=args.renders, family=args.family
+    )
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-soak-")) / "data"
+    if config.family == "gcp":
+        from benchmarks.soak_gcp import run_on_emulators
+
+        result = run_on_emulators(data_dir, config)
+    else:
+        result = Soak(data_dir, config).run()
     print_result(config, result)
     return 1 if result.verdict.violations else 0
 

@@ -94,6 +94,9 @@ class SingerSettings(BaseSettings):
     phonemes_dir: Path = REPOSITORY / "phonemes"
     # streaming: phrase tasks add the ready phrases to the job document at most once per this many seconds
     ready_phrases_interval_s: float = Field(2.0, ge=0)
+    # a job's first phrase is cut at a note onset within this many seconds (0: off), so the song can be
+    # heard seconds after the job starts (phonemize/phrases.py short_first_phrase)
+    first_phrase_s: float = Field(2.0, ge=0)
     # the GPU tier: final renders' tasks go to this topic when it is set (terraform's render-jobs-gpu);
     # unset, everything renders on the CPU topic. device: where models run (auto: cuda when torch sees a GPU)
     gpu_topic: str | None = None

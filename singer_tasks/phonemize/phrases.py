@@ -3,7 +3,10 @@
 Phrases split inside rests of at least options.split_rest_s: the phrase before keeps up to
 tail_pad_s of the rest as SP, the next starts up to head_pad_s before its first consonant. A phrase
 still longer than max_phrase_s is cut at a note onset (a word boundary), so each piece can be
-rendered on its own.
+rendered on its own. With options.first_phrase_s the song's first phrase is cut shorter still (sound
+within seconds: the first phrase is the one a listener waits for), preferably where the syllable after
+the cut begins with an unvoiced consonant, which ends the phrase before: the join then falls where the
+voice starts anyway.
 """
 
 from __future__ import annotations
@@ -50,7 +53,37 @@ def split_phrases(words: Sequence[Word], options: PhraseOptions) -> list[list[Wo
     out: list[list[Word]] = []
     for group in groups:
         out.extend(_limit_length(group, options.max_phrase_s))
-    return [g for g in out if any(w.kind == "note" for w in g)]
+    out = [g for g in out if any(w.kind == "note" for w in g)]
+    if out and options.first_phrase_s > 0:
+        out[:1] = short_first_phrase(out[0], options.first_phrase_s)
+    return out
+
+
+# Consonants unvoiced in every phoneme set the voices use (ARPAbet, opencpop pinyin, Japanese romaji);
+# a phoneme may carry a language prefix ("zh/sh").
+UNVOICED = frozenset({"p", "t", "k", "f", "s", "sh", "ch", "hh", "h", "th", "c", "q", "x", "ts"})
+
+
+def short_first_phrase(group: list[Word], max_s: float) -> list[list[Word]]:
+    """The song's first phrase in two when it runs past `max_s`: cut at a note onset within `max_s` of
+    its start, after at least one sung note; the latest whose syllable begins unvoiced (the phrase before
+    ends on that consonant) if one lies in the second half of that span, else the latest onset."""
+    start = group[0].start_s
+    if group[-1].end_s - start <= max_s:
+        return [group]
+    first_note = next(j for j, w in enumerate(group) if w.kind == "note")
+    cuts = [
+        j for j in range(first_note + 1, len(group)) if group[j].kind == "note" and group[j].start_s <= start + max_s
+    ]
+    if not cuts:
+        return [group]
+    quiet = [j for j in cuts if _ends_unvoiced(group[j - 1]) and group[j].start_s >= start + max_s / 2]
+    cut = (quiet or cuts)[-1]
+    return [group[:cut], group[cut:]]
+
+
+def _ends_unvoiced(word: Word) -> bool:
+    return bool(word.phonemes) and word.phonemes[-1].rpartition("/")[2] in UNVOICED
 
 
 def _limit_length(group: list[Word], max_s: float) -> list[list[Word]]:

@@ -70,8 +70,8 @@ def prepare(
     limits = ScoreLimits.from_settings(settings)
     # A number label ("2") is a position for parse_score: the score's own labels say which.
     line = 1 if verse is None else verse_argument(read_score_info(data, name, limits), verse, part)
-    plan = plan_song(data, name, manifest, limits, language=language, verse=line, part=part,
-                     key_shift=key_shift, tempo_factor=tempo_factor)  # fmt: skip
+    plan = plan_song(data, name, manifest, limits, language=language, verse=line, part=part, key_shift=key_shift,
+                     tempo_factor=tempo_factor, first_phrase_s=settings.first_phrase_s)  # fmt: skip
     blobs.put(plan_key(job_id), plan.to_json(), content_type="application/json")
     return plan
 

@@ -15,6 +15,7 @@ from typing import Any
 from singer_tasks.errors import SongTooLong
 from singer_tasks.phonemize import score_to_phrases
 from singer_tasks.phonemize.dictionary import PhonemeDictionary
+from singer_tasks.phonemize.options import PhraseOptions
 from singer_tasks.phrase import Phrase
 from singer_tasks.score.limits import ScoreLimits
 from singer_tasks.score.model import Note, Rest, Score
@@ -122,19 +123,22 @@ def plan_song(
     part: int | str | None = None,
     key_shift: int = 0,
     tempo_factor: float = 1.0,
+    first_phrase_s: float = 0.0,
 ) -> Plan:
     """Read and phonemize a score for a voice; SongTooLong when its phrases run past `limits.max_song_s`.
 
     verse and part as `parse_score` takes them. key_shift transposes every note by that many semitones;
     tempo_factor sings that many times as fast (2.0: half as long). Both change the score itself before
     phonemizing, so phoneme timing and the pitch curve follow the new notes (no audio resampling).
+    first_phrase_s (0: off) cuts the first phrase shorter, for a song played while it renders.
     """
     # The song's length limit applies to what is sung: a score twice too long sung twice as fast is fine
     # (a slower song is measured after the change, below, so the message names its sung length).
     parse_limits = replace(limits, max_song_s=limits.max_song_s * max(1.0, tempo_factor))
     score = parse_score(data, filename, part=part, verse=verse, limits=parse_limits)
     score = transform_score(score, key_shift=key_shift, tempo_factor=tempo_factor)
-    phrases = score_to_phrases(score, language=language, dictionary=phonemizer_dictionary(manifest))
+    options = PhraseOptions(first_phrase_s=first_phrase_s)
+    phrases = score_to_phrases(score, language=language, dictionary=phonemizer_dictionary(manifest), options=options)
     plan = Plan(phrases, score.duration_s, display_data(score, phrases), tuple(score.warnings))
     if plan.song_end_s > limits.max_song_s:
         tempo = f" at {tempo_factor:g} times the written tempo" if tempo_factor != 1.0 else ""

@@ -33,6 +33,7 @@ from singer_tasks.settings import get_settings
 from singer_tasks.voices.device import voice_device
 from singer_tasks.voices.loader import get_voice
 from singer_tasks.voices.runtime import configure_torch
+from singer_tasks.voices.warmup import warm_up
 from taskkit.sweep import expire_local_blobs
 
 log = structlog.get_logger("singer.render")
@@ -237,10 +238,12 @@ def republish_stale_jobs(k: taskkit.Kit) -> int:
 
 @kit.on_worker_start
 def load_default_voice(k: taskkit.Kit) -> None:
-    """Load the default voice's models while the worker starts, so its first phrase does not wait for
-    them (the time to first sound of a song includes every model load)."""
+    """Load the default voice's models and render a short silence with them while the worker starts, so
+    its first phrase waits neither for the models nor for their one-time costs (voices/warmup.py): the
+    time to first sound of a song includes all of it."""
     settings = get_settings()
-    get_voice(settings.default_voice, settings.voices_dir, k.blobs)
+    _configure_threads()
+    warm_up(get_voice(settings.default_voice, settings.voices_dir, k.blobs), settings.default_voice)
 
 
 @kit.reconciler

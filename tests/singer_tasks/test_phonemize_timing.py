@@ -150,6 +150,35 @@ def test_long_phrases_are_cut_at_note_onsets() -> None:
         assert b.ph_seq[0] == "aa"  # the next phrase starts on the vowel; its l ended the previous one
 
 
+def test_first_phrase_cut_short_where_the_next_syllable_begins_unvoiced() -> None:
+    # 0.5 s notes; the syllables at 2.0 s and 2.5 s begin with s, the one at 3.0 s with l
+    lyrics = ["la", "la", "la", "la", "sa", "sa", "la", "la"] * 5
+    notes = [(("C4", "E4", "G4", "C5")[i % 4], 0.5, lyric) for i, lyric in enumerate(lyrics)]
+    whole = phrases(song(notes))
+    ps = phrases(song(notes), first_phrase_s=3.0)
+    assert len(ps) == len(whole) + 1
+    first, second = ps[0], ps[1]
+    assert first.duration_s <= 3.0 + 1e-9
+    assert first.ph_seq[-1] == "s" and second.ph_seq[0] == "aa"  # cut at the latest s onset (2.5 s), not at 3.0 s
+    assert second.offset_s == pytest.approx(first.offset_s + first.duration_s)  # contiguous
+    assert ps[2:] == whole[1:]  # only the first phrase changes
+    assert sum(sum(1 for n in p.note_seq if n != "rest") for p in ps) == len(notes)
+
+
+def test_first_phrase_cut_at_the_latest_onset_when_none_begins_unvoiced() -> None:
+    notes = [(("C4", "E4", "G4", "C5")[i % 4], 0.5, "la") for i in range(16)]
+    first, second = phrases(song(notes), first_phrase_s=3.0)[:2]
+    assert first.ph_seq[-1] == "l" and first.duration_s <= 3.0 + 1e-9
+    # the latest onset within 3 s of the phrase's start: the next one (0.5 s later) lies beyond
+    assert second.offset_s - first.offset_s <= 3.0 < second.offset_s + 0.5 - first.offset_s
+
+
+def test_a_short_first_phrase_is_left_alone() -> None:
+    assert phrases(first_phrase_s=30.0) == phrases()
+    with pytest.raises(ValueError, match="first_phrase_s"):
+        PhraseOptions(first_phrase_s=-1.0)
+
+
 def test_language_choice() -> None:
     assert resolve_language("EN", VARIED) == "en"
     assert resolve_language(None, Score(events=(Note(0, 1, 60, lyric="天"),))) == "zh"
