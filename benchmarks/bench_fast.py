@@ -37,6 +37,7 @@ import yaml
 
 from benchmarks import openvpi_side
 from benchmarks.bench_voices import DEFAULT_ACOUSTIC, DEFAULT_VOCODER, VOCAB, _acoustic_inputs, _save_vocoder
+from benchmarks.machine import cpu_line
 from singer_tasks.settings import SingerSettings
 from singer_tasks.voices.diffsinger.acoustic.config import AcousticConfig
 from singer_tasks.voices.diffsinger.acoustic.load import build_acoustic_model
@@ -296,22 +297,15 @@ def _rows(args: argparse.Namespace) -> list[BenchRow]:
 
 
 def _cpu_line(flags: frozenset[str]) -> str:
-    """The CPU model and the flags the precision choice reads."""
+    """The CPU (benchmarks/machine.py) and the flags the precision choice read (less bf16 with
+    --assume-no-bf16)."""
     import os  # the bench only prints it: which oneDNN ISA cap, if any, this run had
 
-    model = next(
-        (line.split(":", 1)[1].strip() for line in _cpuinfo().splitlines() if line.startswith("model name")), "?"
-    )
     wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
     isa_cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "none")
-    return f"CPU {model}, flags used {' '.join(f for f in wanted if f in flags) or '-'}, ONEDNN_MAX_CPU_ISA {isa_cap}"
-
-
-def _cpuinfo() -> str:
-    try:
-        return Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return ""
+    return (
+        f"CPU {cpu_line()}; flags used {' '.join(f for f in wanted if f in flags) or '-'}, ONEDNN_MAX_CPU_ISA {isa_cap}"
+    )
 
 
 def _kernels(rows: list[BenchRow], model: Any) -> None:

@@ -5,7 +5,7 @@ A Mandarin song of `--seconds` (default 180) sung by a default-size DiffSinger v
 `--workers` (default 2) worker processes. From the job's creation (the POST returning) it polls
 `GET /v1/jobs/{id}/phrases` every 50 ms and prints when phrase 0 is listed (the SPA can start playing
 then) and its WAV fetched, when every phrase is listed, and when the job completes with the WAV.
-Prints the CPU model, its flags that matter to torch and the load average; asserts nothing.
+Prints the CPU model, its ISA flags (benchmarks/machine.py) and the load average; asserts nothing.
 `python -m benchmarks first_sound`, or `python -m benchmarks.bench_first_sound [--seconds S] [--workers N]`.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -21,25 +20,10 @@ from pathlib import Path
 import httpx
 
 from benchmarks.bench_fanout import Stack, build_voice, song
+from benchmarks.machine import cpu_line
 from singer_tasks.settings import get_settings
 
 POLL_S = 0.05
-FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "fma")
-
-
-def cpu_description() -> str:
-    """The CPU model, how many CPUs this process sees, and the flags that decide torch's kernels."""
-    model, flags = platform.processor() or "unknown", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    present = ", ".join(f for f in FLAGS if f in flags) or "none of " + ", ".join(FLAGS)
-    return f"{model}; {os.cpu_count()} CPUs; flags: {present}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -50,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     args, _ = parser.parse_known_args(argv)
     scratch = Path(tempfile.mkdtemp(prefix="bench-first-sound-"))
     build_voice(scratch / "voices")
-    print(f"CPU: {cpu_description()}")
+    print(f"CPU: {cpu_line()}")
     print("GPU: none used (the embedded stack renders on the CPU; no GPU on this machine)")
     # The voice is the stack's default, so each worker loads it and renders a short silence with it
     # while it starts (singer_tasks/voices/warmup.py), as a deployment serving it does before a job.

@@ -9,27 +9,16 @@ Run: `python -m benchmarks.bench_hardening`.
 from __future__ import annotations
 
 import io
-import platform
 import time
 import zipfile
-from pathlib import Path
 
+from benchmarks.machine import cpu_line
 from singer_tasks.errors import ScoreTooLarge
 from singer_tasks.score.limits import ScoreLimits
 from singer_tasks.settings import SingerSettings
 
 PITCHES = ("C", "D", "E", "F", "G", "A", "B")
 WORDS = ("la", "li", "lo", "lu", "na", "ni", "no", "ri")
-
-
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo where there is one)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def _part(part_id: str, notes: int, *, lyrics: bool) -> str:
@@ -93,7 +82,7 @@ def timed_parse(data: bytes, filename: str, limits: ScoreLimits) -> tuple[float,
 def main() -> None:
     settings = SingerSettings.from_env()
     limits = ScoreLimits.from_settings(settings)
-    print(f"CPU: {cpu_model()}")
+    print(f"CPU: {cpu_line()}")
     print(
         f"limits: {limits.max_notes:,} sung notes a part, {limits.max_xml_notes:,} notes a file, "
         f"parse budget {limits.parse_budget_s:g} s"

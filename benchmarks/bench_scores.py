@@ -12,8 +12,8 @@ from __future__ import annotations
 import platform
 import statistics
 import time
-from pathlib import Path
 
+from benchmarks.machine import cpu_line
 from tests.singer_tasks.fixtures.scores.realworld import sentence_song
 
 SECONDS = 180.0
@@ -29,16 +29,6 @@ LINES: dict[str, str] = {
     "zh": "zhu4 ni3 sheng1 ri4 kuai4 le4 zhu4 ni3 sheng1 ri4 kuai4 le4",
     "ja": "さ-く-ら さ-く-ら や-よ-い の そ-ら は み-わ-た-す か-ぎ-り",
 }
-
-
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux)."""
-    info = Path("/proc/cpuinfo")
-    if info.exists():
-        for line in info.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def song(line: str) -> bytes:
@@ -61,7 +51,7 @@ def main() -> None:
     from singer_tasks.phonemize import resolve_language, score_to_phrases
     from singer_tasks.score.read import parse_score
 
-    print(f"CPU: {cpu_model()}; Python {platform.python_version()}")
+    print(f"CPU: {cpu_line()}; Python {platform.python_version()}")
     print(
         f"{'lang':5} {'song s':>7} {'notes':>6} {'first parse':>12} {'first phon':>11} {'parse':>8} {'phonemize':>10}"
     )

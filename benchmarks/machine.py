@@ -3,6 +3,7 @@ which kernels run (bf16, AMX, VNNI)."""
 
 from __future__ import annotations
 
+import os
 import platform
 from pathlib import Path
 
@@ -21,3 +22,10 @@ def cpu_description() -> tuple[str, dict[str, bool]]:
             elif key.strip() == "flags" and not flags:
                 flags = set(value.split())
     return model, {flag: flag in flags for flag in ISA_FLAGS}
+
+
+def cpu_line() -> str:
+    """One line for a bench's header: the model, the logical CPUs this process sees, the ISA flags present."""
+    model, isa = cpu_description()
+    present = " ".join(flag for flag, has in isa.items() if has) or "none of " + " ".join(ISA_FLAGS)
+    return f"{model} ({os.cpu_count()} logical); ISA: {present}"

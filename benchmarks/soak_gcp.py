@@ -249,7 +249,6 @@ class GcpStack:
         self.routes: list[Route] = []
         self.subscriber: Any = None
         self.relay: Relay | None = None
-        self.sweeps = 0
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -347,9 +346,8 @@ class GcpStack:
         while not self._stop.wait(self.settings.sweep_interval_s):
             live = [w for w in self.workers if w.alive()]
             if live:
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.post(live[0].url + SWEEP_PATH, timeout=self.settings.ack_deadline_s).status_code == 200:
-                        self.sweeps += 1
+                with contextlib.suppress(httpx.HTTPError):  # the next round sweeps again
+                    httpx.post(live[0].url + SWEEP_PATH, timeout=self.settings.ack_deadline_s)
 
     def stop(self) -> None:
         self._stop.set()
