@@ -3,15 +3,14 @@
  * follow the job over the event stream to completion, play the WAV, count the drawn notes, fit a
  * phone screen, log no console errors. Screenshots go to artifacts/web/.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../src/api/client';
 import type { Display, Job, OutputUrls } from '../src/api/types';
 import { chromiumInstalled, launch } from './browser';
-import { ARTIFACTS, freePort, python, REPO, requireTool, Service } from './processes';
+import { ARTIFACTS, REPO, requireTool, Service, startStack } from './processes';
 
 const SCORE = join(REPO, 'tests', 'singer_tasks', 'fixtures', 'scores', 'twinkle.musicxml');
 const DIST = join(REPO, 'web', 'dist', 'index.html');
@@ -47,14 +46,7 @@ describe.runIf(enabled)('the web app on the embedded stack', () => {
   beforeAll(async () => {
     if (!existsSync(DIST)) throw new Error('web/dist is missing: run `npm run build` first');
     mkdirSync(ARTIFACTS, { recursive: true });
-    dataDir = mkdtempSync(join(tmpdir(), 'singer-e2e-'));
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    stack = Service.start('taskkit-stack', [python(), '-m', 'taskkit', 'run', '--port', String(port)], {
-      cwd: REPO,
-      env: { ...process.env, TASKKIT_DATA_DIR: join(dataDir, 'data') },
-    });
-    await stack.waitReady(`${base}/healthz`, async (r) => r.ok);
+    ({ service: stack, base, dataDir } = await startStack('singer-e2e'));
     browser = await launch();
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();

@@ -6,8 +6,7 @@
  * one progress figure, a readable piano roll, voice samples, the credit ledger, stray drops caught,
  * keyboard-only paths, no console errors.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +14,7 @@ import type { CreditsPage, Display, Job, OutputUrls, Upload, Voice } from '../sr
 import { parseWav } from '../src/lib/wav';
 import { chromiumInstalled, launch } from './browser';
 import { medianShift } from './pitch';
-import { ARTIFACTS, freePort, python, REPO, requireTool, Service } from './processes';
+import { ARTIFACTS, REPO, requireTool, Service, startStack } from './processes';
 
 const SCORES = join(REPO, 'tests', 'singer_tasks', 'fixtures', 'scores');
 const TWINKLE = join(SCORES, 'twinkle.musicxml');
@@ -108,14 +107,7 @@ function overflowing(p: Page): Promise<string[]> {
 describe.runIf(enabled)('the song library on the embedded stack', () => {
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    dataDir = mkdtempSync(join(tmpdir(), 'singer-library-'));
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    stack = Service.start('taskkit-stack', [python(), '-m', 'taskkit', 'run', '--port', String(port)], {
-      cwd: REPO,
-      env: { ...process.env, TASKKIT_DATA_DIR: join(dataDir, 'data') },
-    });
-    await stack.waitReady(`${base}/healthz`, async (r) => r.ok);
+    ({ service: stack, base, dataDir } = await startStack('singer-library'));
     browser = await launch();
     desktop = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await desktop.newPage();

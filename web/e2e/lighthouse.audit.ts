@@ -11,14 +11,13 @@
  *
  * `npm run lighthouse` (needs web/dist); nox's web session runs it.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import lighthouse, { desktopConfig, type Config, type Flags, type RunnerResult } from 'lighthouse';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, chromiumInstalled } from './browser';
-import { ARTIFACTS, freePort, python, REPO, requireTool, Service } from './processes';
+import { ARTIFACTS, REPO, requireTool, Service, startStack } from './processes';
 
 const MIN = Number(process.env.LIGHTHOUSE_MIN ?? 95);
 const MOBILE_PERF_MIN = Number(process.env.LIGHTHOUSE_MOBILE_PERF_MIN ?? 50);
@@ -109,14 +108,7 @@ function expectScores(page: string, scores: Record<string, number>, form: 'mobil
 describe.runIf(enabled)('Lighthouse on the embedded stack', () => {
   beforeAll(async () => {
     mkdirSync(OUT, { recursive: true });
-    dataDir = mkdtempSync(join(tmpdir(), 'singer-lighthouse-'));
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    stack = Service.start('taskkit-stack', [python(), '-m', 'taskkit', 'run', '--port', String(port)], {
-      cwd: REPO,
-      env: { ...process.env, TASKKIT_DATA_DIR: join(dataDir, 'data') },
-    });
-    await stack.waitReady(`${base}/healthz`, async (r) => r.ok);
+    ({ service: stack, base, dataDir } = await startStack('singer-lighthouse'));
     await seedSong();
     browser = await puppeteer.launch({
       executablePath: CHROMIUM,

@@ -81,6 +81,32 @@ export class Service {
   }
 }
 
+/** An embedded stack (`python -m taskkit run`) on a free port and a fresh data folder, started and healthy. */
+export interface Stack {
+  service: Service;
+  base: string;
+  port: number;
+  /** The scratch folder holding the stack's data folder (`data/`): remove it when done. */
+  dataDir: string;
+}
+
+export async function startStack(
+  prefix: string,
+  options: { workers?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<Stack> {
+  const dataDir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const argv = [python(), '-m', 'taskkit', 'run', '--port', String(port)];
+  if (options.workers !== undefined) argv.push('--workers', String(options.workers));
+  const service = Service.start('taskkit-stack', argv, {
+    cwd: REPO,
+    env: { ...process.env, TASKKIT_DATA_DIR: join(dataDir, 'data'), ...options.env },
+  });
+  await service.waitReady(`${base}/healthz`, async (r) => r.ok);
+  return { service, base, port, dataDir };
+}
+
 /** The python that runs the embedded stack: E2E_PYTHON (nox sets it), else the repo's .venv. */
 export function python(): string {
   if (process.env.E2E_PYTHON) return process.env.E2E_PYTHON;

@@ -8,14 +8,13 @@
  * after the page has started playing.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job, OutputUrls, PhraseList } from '../src/api/types';
 import { chromiumInstalled, launch } from './browser';
-import { freePort, python, REPO, requireTool, Service } from './processes';
+import { REPO, requireTool, Service, startStack } from './processes';
 
 const DIST = join(REPO, 'web', 'dist', 'index.html');
 const UID = 'e2e-streamer';
@@ -75,14 +74,7 @@ function signal(pids: number[], name: NodeJS.Signals): void {
 describe.runIf(enabled)('playing a song while it renders', () => {
   beforeAll(async () => {
     if (!existsSync(DIST)) throw new Error('web/dist is missing: run `npm run build` first');
-    dataDir = mkdtempSync(join(tmpdir(), 'singer-stream-'));
-    port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    stack = Service.start('taskkit-stack', [python(), '-m', 'taskkit', 'run', '--port', String(port), '--workers', '1'], {
-      cwd: REPO,
-      env: { ...process.env, TASKKIT_DATA_DIR: join(dataDir, 'data'), TASKKIT_LOG_LEVEL: 'WARNING' },
-    });
-    await stack.waitReady(`${base}/healthz`, async (r) => r.ok);
+    ({ service: stack, base, port, dataDir } = await startStack('singer-stream', { workers: 1, env: { TASKKIT_LOG_LEVEL: 'WARNING' } }));
     browser = await launch();
     page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   }, 150_000);
