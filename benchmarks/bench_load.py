@@ -30,7 +30,8 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.bench_soak import cpu_model, song
+from benchmarks.bench_soak import song
+from benchmarks.machine import cpu_line
 from taskkit.supervisor import free_port, wait_until_healthy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -184,7 +185,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def print_result(result: LoadResult, users: int, wall_s: float) -> None:
-    print(f"CPU: {cpu_model()} ({os.cpu_count()} logical); {users} concurrent users, {wall_s:.1f} s")
+    print(f"CPU: {cpu_line()}; {users} concurrent users, {wall_s:.1f} s")
     print(f"{'route':<36} {'calls':>6} {'p50 ms':>8} {'p99 ms':>8}  statuses")
     for route in sorted(result.latencies):
         values = result.latencies[route]

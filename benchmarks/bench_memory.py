@@ -10,7 +10,6 @@ leak (exit status 1); a worker restart during the run is reported, since it woul
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -18,7 +17,8 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.bench_soak import RecoveryStack, cpu_model, wait_job
+from benchmarks.bench_soak import RecoveryStack, wait_job
+from benchmarks.machine import cpu_line
 from taskkit import Kit, Settings
 
 BATCH = 20
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = RecoveryStack(data_dir, workers=1)
     client = Kit("memory-client", settings=Settings(backend="local", data_dir=data_dir))
     settings = SingerSettings(default_credits=10**6, max_jobs_in_flight=10**4)
-    print(f"CPU: {cpu_model()} ({os.cpu_count()} logical); one worker, built-in voice, {args.bars}-bar songs")
+    print(f"CPU: {cpu_line()}; one worker, built-in voice, {args.bars}-bar songs")
     series: list[tuple[int, float]] = []
     statuses: dict[str, int] = {}
     try:

@@ -29,7 +29,6 @@ import contextlib
 import json
 import logging
 import os
-import platform
 import random
 import signal
 import subprocess
@@ -44,6 +43,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import taskkit
+from benchmarks.machine import cpu_line
 from taskkit import Kit, Settings, chord
 from taskkit.backends.base import BlobStore, Document, DocumentStore, Query, Snapshot, Transaction, Watch
 from taskkit.backends.local.blobs import LocalBlobStore
@@ -565,16 +565,6 @@ def push_lease_clock(client: Kit, rng: random.Random) -> int:
     return 1 if isinstance(got, Acquired | Exhausted) else 0
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def song(bars: int, seed: int) -> bytes:
     """A short score for the built-in voice: `bars` bars, one phrase per two bars, notes from `seed`."""
     from tests.singer_tasks.fixtures.scores.xmlbuild import measure, note, rest, tempo, voice_score
@@ -839,7 +829,7 @@ def _lines(path: Path) -> list[str]:
 def print_result(config: SoakConfig, result: SoakResult) -> None:
     s = result.stats
     gcp = config.family == "gcp"
-    print(f"CPU: {cpu_model()} ({os.cpu_count()} logical), {config.workers} workers, seed {config.seed}")
+    print(f"CPU: {cpu_line()}, {config.workers} workers, seed {config.seed}")
     if gcp:
         print(
             "family: gcp (Firestore emulator, fake-gcs-server, Pub/Sub emulator pull subscriptions relayed "
@@ -976,7 +966,7 @@ def recovery(seed: int) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-recovery-")) / "data"
     stack = RecoveryStack(data_dir)
     client = Kit("recovery-client", settings=Settings(backend="local", data_dir=data_dir))
-    print(f"CPU: {cpu_model()} ({os.cpu_count()} logical), 2 workers, production timings (30 s leases)")
+    print(f"CPU: {cpu_line()}, 2 workers, production timings (30 s leases)")
     failed = False
     try:
         stack.start()

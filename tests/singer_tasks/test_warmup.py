@@ -27,6 +27,11 @@ def test_the_builtin_voice_warms_up() -> None:
     assert warm_up(get_voice("builtin"), "builtin") is not None
 
 
+def test_an_openutau_voicebank_warms_up() -> None:
+    bank = Path(__file__).parent / "fixtures" / "voicebanks" / "tiny-random"
+    assert warm_up(load_voice(bank), "tiny-random") is not None
+
+
 @pytest.mark.skipif(not int8_supported(), reason="this torch has no dynamic int8 Linear kernel")
 def test_a_diffsinger_voice_warms_up_its_int8_denoiser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SINGER_PRECISION", "fast")
