@@ -368,10 +368,10 @@ class DuplicatingDispatcher(LocalDispatcher):
         super().__init__(queue_path, subscriptions)
         self.stats = stats
 
-    def _settle(self, claim: _Claim, acked: bool, outcome: str) -> None:
+    def _settle(self, claim: _Claim, acked: bool, outcome: str, retry_after_s: float | None = None) -> None:
         again = self.stats.settle(f"{claim.message_id}/{claim.subscription.name}", acked, outcome)
         # Delivered again as Pub/Sub redelivers an acked message: same message id, next attempt number.
-        super()._settle(claim, acked and not again, "soak duplicate" if again else outcome)
+        super()._settle(claim, acked and not again, "soak duplicate" if again else outcome, retry_after_s)
 
 
 class DeliveryPath(Protocol):

@@ -8,6 +8,7 @@ for health checks and signals.
 from __future__ import annotations
 
 import hmac
+import math
 import os
 import signal
 import threading
@@ -91,7 +92,8 @@ def _response(delivery: Delivery) -> Response:
     status = http_status(delivery.answer)
     headers = {}
     if delivery.retry_after_s is not None and status >= 300:
-        headers["Retry-After"] = str(max(1, int(delivery.retry_after_s)))
+        # Rounded up: a redelivery at the given second finds the lease expired, not a fraction short.
+        headers["Retry-After"] = str(max(1, math.ceil(delivery.retry_after_s)))
     return Response(
         content=f"{delivery.answer.value}: {delivery.detail}".strip(": "),
         status_code=status,

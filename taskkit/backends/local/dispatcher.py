@@ -12,6 +12,12 @@ An endpoint that refuses the connection (its worker died and is being restarted)
 Cloud Run holds a request while it starts an instance, so Pub/Sub never sees that case. The message
 is offered again shortly without counting an attempt or growing its backoff, and the endpoint is left
 alone for a moment; otherwise a worker's restart would push a task's redelivery minutes away.
+
+A nack that says when to come back (`Retry-After`: a worker answers so when another owner's lease on
+the task runs out then) is offered again at that time if it is sooner than the backoff: after a crash
+the task runs as soon as the dead owner's lease expires, not at the next step of an exponential
+backoff that had no better information. Pub/Sub cannot do this per message; there the subscription's
+retry policy decides.
 """
 
 from __future__ import annotations
@@ -205,6 +211,7 @@ class LocalDispatcher:
         headers = {"content-type": "application/json"}
         if sub.secret:
             headers[WORKER_SECRET_HEADER] = sub.secret
+        retry_after_s: float | None = None
         try:
             response = self._client.post(
                 claim.endpoint,
@@ -214,6 +221,7 @@ class LocalDispatcher:
             )
             outcome = str(response.status_code)
             acked = response.status_code in ACK_STATUSES
+            retry_after_s = None if acked else _retry_after_s(response.headers.get("retry-after"))
         except httpx.ConnectError:
             outcome, acked = ENDPOINT_DOWN, False
             with self._busy_lock:
@@ -226,13 +234,16 @@ class LocalDispatcher:
             with self._busy_lock:
                 self._busy.discard(claim.endpoint)
         try:
-            self._settle(claim, acked, outcome)
+            self._settle(claim, acked, outcome, retry_after_s)
         except sqlite3.Error as e:  # left inflight; recovered as ready on the next start
             log.error("dispatcher.settle_failed", message_id=claim.message_id, error=str(e))
         self._wake.set()
 
-    def _settle(self, claim: _Claim, acked: bool, outcome: str) -> None:
+    def _settle(self, claim: _Claim, acked: bool, outcome: str, retry_after_s: float | None = None) -> None:
         sub, now = claim.subscription, time.time()
+        delay_s = sub.backoff_s(claim.attempt)
+        if retry_after_s is not None:
+            delay_s = min(delay_s, retry_after_s)
 
         def settle(conn: sqlite3.Connection) -> None:
             key = (claim.message_id, sub.name)
@@ -255,7 +266,7 @@ class LocalDispatcher:
                 conn.execute(
                     "UPDATE deliveries SET state = 'ready', next_attempt_at = ?, last_outcome = ?, updated_at = ? "
                     "WHERE message_id = ? AND subscription = ?",
-                    (now + sub.backoff_s(claim.attempt), outcome, now, *key),
+                    (now + delay_s, outcome, now, *key),
                 )
                 return
             state = "dead_lettered" if sub.dead_letter_topic else "exhausted"
@@ -289,3 +300,11 @@ class LocalDispatcher:
 
         self._db.run_write(settle)
         log.debug("dispatcher.delivered", message_id=claim.message_id, attempt=claim.attempt, outcome=outcome)
+
+
+def _retry_after_s(header: str | None) -> float | None:
+    """Seconds from a `Retry-After` header in seconds (an HTTP date or garbage: None, the backoff decides)."""
+    try:
+        return max(0.0, float(header)) if header else None
+    except ValueError:
+        return None

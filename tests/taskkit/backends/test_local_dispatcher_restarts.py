@@ -1,13 +1,17 @@
-"""A worker being restarted refuses connections: the local dispatcher does not count that as a delivery."""
+"""A worker being restarted refuses connections: the local dispatcher does not count that as a delivery.
+A nack with Retry-After (a lease another owner holds until then) is offered again at that time."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Response
 
 from taskkit import Kit, Settings
 from taskkit.backends.local.broker import LocalBroker
-from taskkit.backends.local.dispatcher import ENDPOINT_DOWN, LocalDispatcher, Subscription
+from taskkit.backends.local.dispatcher import ENDPOINT_DOWN, LocalDispatcher, Subscription, _retry_after_s
 from taskkit.message import TaskMessage
 from taskkit.supervisor import free_port
 from taskkit.worker import create_worker_app
@@ -41,3 +45,57 @@ def test_refused_connections_use_no_attempts_and_the_message_waits_for_its_worke
         dispatcher.stop()
         broker.close()
         kit.close()
+
+
+def _answering(statuses: list[tuple[int, dict[str, str]]]) -> Any:
+    """An endpoint that answers the given (status, headers) in turn, then 204; /healthz for LiveServer."""
+    app = FastAPI()
+    answers = iter(statuses)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.post("/push")
+    def push() -> Response:
+        status, headers = next(answers, (204, {}))
+        return Response(status_code=status, headers=headers)
+
+    return app
+
+
+def test_a_nack_with_retry_after_comes_back_then_not_after_the_backoff(tmp_path: Path) -> None:
+    # A long backoff: only the worker's Retry-After can bring the redelivery forward.
+    broker = LocalBroker(tmp_path / "broker.sqlite3")
+    for task_id in ("held", "plain"):
+        message = TaskMessage("record", task_id, {"value": task_id})
+        broker.publish(task_id, message.encode(), message.attributes())
+    row = "SELECT state, next_attempt_at - updated_at, delivery_attempt FROM deliveries WHERE subscription = ?"
+    conn = broker._db.connection()
+    held = _answering([(409, {"Retry-After": "1"})])
+    plain = _answering([(409, {})])
+    with LiveServer(held) as held_server, LiveServer(plain) as plain_server:
+        subs = [
+            Subscription(f"{name}-push", name, (f"{server.url}/push",), min_backoff_s=120.0, max_backoff_s=600.0)
+            for name, server in (("held", held_server), ("plain", plain_server))
+        ]
+        dispatcher = LocalDispatcher(tmp_path / "broker.sqlite3", subs)
+        dispatcher.start()
+        try:
+
+            def delivery(name: str) -> tuple[str, float, int]:
+                return conn.execute(row, (name,)).fetchone() or ("none", 0.0, 0)
+
+            wait_for(lambda: delivery("held-push")[0] == "acked", what="the held task's retry")
+            assert delivery("held-push")[2] == 2  # nacked once, acked at the second
+            nacked = wait_for(lambda: (r := delivery("plain-push"))[2] == 1 and r[0] == "ready" and r, what="a nack")
+            assert nacked[1] >= 60.0  # without Retry-After: the subscription's backoff
+        finally:
+            dispatcher.stop()
+            broker.close()
+
+
+def test_retry_after_values() -> None:
+    assert _retry_after_s("3") == 3.0 and _retry_after_s("0.5") == 0.5
+    assert _retry_after_s(None) is None and _retry_after_s("Wed, 21 Oct 2026 07:28:00 GMT") is None
+    assert _retry_after_s("-4") == 0.0
