@@ -64,10 +64,17 @@ def split_phrases(words: Sequence[Word], options: PhraseOptions) -> list[list[Wo
 UNVOICED = frozenset({"p", "t", "k", "f", "s", "sh", "ch", "hh", "h", "th", "c", "q", "x", "ts"})
 
 
+# How far the first of the two phrases runs on into the second's first note, at most (and at most half of
+# it): the assembly cross-fades the overlap, so the second phrase's abrupt start (a vowel with nothing
+# before it) fades in under the first phrase's natural onset instead of joining it edge to edge.
+FIRST_PHRASE_OVERLAP_S = 0.05
+
+
 def short_first_phrase(group: list[Word], max_s: float) -> list[list[Word]]:
     """The song's first phrase in two when it runs past `max_s`: cut at a note onset within `max_s` of
     its start, after at least one sung note; the latest whose syllable begins unvoiced (the phrase before
-    ends on that consonant) if one lies in the second half of that span, else the latest onset."""
+    ends on that consonant) if one lies in the second half of that span, else the latest onset. The
+    first part also sings the start of the cut note (FIRST_PHRASE_OVERLAP_S), for the cross-fade."""
     start = group[0].start_s
     if group[-1].end_s - start <= max_s:
         return [group]
@@ -79,7 +86,9 @@ def short_first_phrase(group: list[Word], max_s: float) -> list[list[Word]]:
         return [group]
     quiet = [j for j in cuts if _ends_unvoiced(group[j - 1]) and group[j].start_s >= start + max_s / 2]
     cut = (quiet or cuts)[-1]
-    return [group[:cut], group[cut:]]
+    onset = group[cut]
+    overlap = min(FIRST_PHRASE_OVERLAP_S, (onset.slots[0].end_s - onset.start_s) / 2)
+    return [[*group[:cut], clip(onset, onset.start_s, onset.start_s + overlap)], group[cut:]]
 
 
 def _ends_unvoiced(word: Word) -> bool:
@@ -100,7 +109,7 @@ def _limit_length(group: list[Word], max_s: float) -> list[list[Word]]:
 
 
 def clip(word: Word, start_s: float, end_s: float) -> Word:
-    """The part of a silence word within [start_s, end_s] (phonemes left empty are dropped)."""
+    """The part of a word within [start_s, end_s] (phonemes and slots left empty are dropped)."""
     slots = [Slot(max(s.start_s, start_s), min(s.end_s, end_s), s.midi) for s in word.slots]
     slots = [s for s in slots if s.end_s > s.start_s]
     phonemes: list[str] = []

@@ -9,6 +9,7 @@ import pytest
 from singer_tasks.errors import NoLyrics, UnsupportedLanguage
 from singer_tasks.phonemize import PhraseOptions, resolve_language, score_to_phrases
 from singer_tasks.phonemize.dictionary import ARPABET_VOWELS, PhonemeDictionary
+from singer_tasks.phonemize.phrases import FIRST_PHRASE_OVERLAP_S
 from singer_tasks.phrase import Phrase
 from singer_tasks.score.model import Note, Score
 from tests.singer_tasks.fixtures.scores.songs import song
@@ -158,17 +159,21 @@ def test_first_phrase_cut_short_where_the_next_syllable_begins_unvoiced() -> Non
     ps = phrases(song(notes), first_phrase_s=3.0)
     assert len(ps) == len(whole) + 1
     first, second = ps[0], ps[1]
-    assert first.duration_s <= 3.0 + 1e-9
-    assert first.ph_seq[-1] == "s" and second.ph_seq[0] == "aa"  # cut at the latest s onset (2.5 s), not at 3.0 s
-    assert second.offset_s == pytest.approx(first.offset_s + first.duration_s)  # contiguous
+    # cut at the latest s onset (2.5 s), not at 3.0 s: the first phrase ends on the s, then sings the
+    # cut note's first FIRST_PHRASE_OVERLAP_S, which the second phrase starts with (a cross-fade)
+    assert first.ph_seq[-2:] == ("s", "aa") and second.ph_seq[0] == "aa"
+    assert first.ph_dur_s[-1] == pytest.approx(FIRST_PHRASE_OVERLAP_S)
+    assert first.note_seq[-1] == second.note_seq[0] and first.note_dur_s[-1] == pytest.approx(FIRST_PHRASE_OVERLAP_S)
+    assert first.duration_s <= 3.0 + FIRST_PHRASE_OVERLAP_S + 1e-9
+    assert second.offset_s == pytest.approx(first.offset_s + first.duration_s - FIRST_PHRASE_OVERLAP_S)
     assert ps[2:] == whole[1:]  # only the first phrase changes
-    assert sum(sum(1 for n in p.note_seq if n != "rest") for p in ps) == len(notes)
+    assert sum(sum(1 for n in p.note_seq if n != "rest") for p in ps) == len(notes) + 1  # the shared note
 
 
 def test_first_phrase_cut_at_the_latest_onset_when_none_begins_unvoiced() -> None:
     notes = [(("C4", "E4", "G4", "C5")[i % 4], 0.5, "la") for i in range(16)]
     first, second = phrases(song(notes), first_phrase_s=3.0)[:2]
-    assert first.ph_seq[-1] == "l" and first.duration_s <= 3.0 + 1e-9
+    assert first.ph_seq[-2:] == ("l", "aa") and first.duration_s <= 3.0 + FIRST_PHRASE_OVERLAP_S + 1e-9
     # the latest onset within 3 s of the phrase's start: the next one (0.5 s later) lies beyond
     assert second.offset_s - first.offset_s <= 3.0 < second.offset_s + 0.5 - first.offset_s
 
