@@ -660,15 +660,18 @@ class Soak:
             supervisor.stop()
             supervisor.kit.close()
         wall = time.time() - begin
-        verdict = check_invariants(client.documents, self.data_dir / "broker.sqlite3", self.submitted)
-        faults = Counter(line.split("\t", 1)[0] for line in _lines(self.fault_log))
-        del faults["delivery"]
-        result = SoakResult(
-            verdict, self.submitted, self.stats, faults, wall, self.clock_takeovers, self.dispatcher_restarts
-        )
+        result = self.result(check_invariants(client.documents, self.data_dir / "broker.sqlite3", self.submitted), wall)
         self.clean_up(client, result)
         client.close()
         return result
+
+    def result(self, verdict: Verdict, wall_s: float) -> SoakResult:
+        """The run's figures: the verdict, what was sent and delivered, the faults the workers logged."""
+        faults = Counter(line.split("\t", 1)[0] for line in _lines(self.fault_log))
+        del faults["delivery"]
+        return SoakResult(
+            verdict, self.submitted, self.stats, faults, wall_s, self.clock_takeovers, self.dispatcher_restarts
+        )
 
     # -- sending the mix ---------------------------------------------------------------------------
     def drive(self, supervisor: DeliveryPath, client: Kit) -> None:

@@ -28,7 +28,6 @@ import os
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +47,6 @@ from benchmarks.bench_soak import (
     Soak,
     SoakConfig,
     SoakResult,
-    _lines,
     check_invariants,
     patched_environ,
 )
@@ -404,11 +402,7 @@ class GcpSoak(Soak):
         wall = time.time() - begin
         verdict = check_invariants(client.documents, None, self.submitted)
         client.close()
-        faults = Counter(line.split("\t", 1)[0] for line in _lines(self.fault_log))
-        del faults["delivery"]
-        return SoakResult(
-            verdict, self.submitted, self.stats, faults, wall, self.clock_takeovers, self.dispatcher_restarts
-        )
+        return self.result(verdict, wall)
 
     def create_bucket(self) -> None:
         from google.auth.credentials import AnonymousCredentials
