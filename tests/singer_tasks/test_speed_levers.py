@@ -116,12 +116,17 @@ def test_int8_keeps_sensitive_layers_float32() -> None:
     assert "_int8" not in dict(model.named_modules()) and all("_int8" not in k for k in model.state_dict())
 
 
-@needs_int8
-def test_int8_whole_render_close_to_exact() -> None:
+def _whole_renders(*precisions: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """(mel, waveform) of the main-lynxnet2-euler reference through voc-mini, at each precision."""
     model, inputs, case = _fixture("main-lynxnet2-euler")
     vocoder = load_vocoder(FIXTURES / "voc-mini" / "model.ckpt")
-    mel, wave = synthesize(model, vocoder, inputs, precision="fp32", noise=case["noise"][0])
-    mel8, wave8 = synthesize(model, vocoder, inputs, precision="int8", noise=case["noise"][0])
+    return {p: synthesize(model, vocoder, inputs, precision=p, noise=case["noise"][0]) for p in precisions}
+
+
+@needs_int8
+def test_int8_whole_render_close_to_exact() -> None:
+    renders = _whole_renders("fp32", "int8")
+    (mel, wave), (mel8, wave8) = renders["fp32"], renders["int8"]
     assert 0 < float((mel8 - mel).abs().mean()) <= MEL_TOLERANCE
     assert _snr_db(wave, wave8) >= SNR_DB
 
@@ -129,11 +134,8 @@ def test_int8_whole_render_close_to_exact() -> None:
 @needs_int8
 def test_int8_denoiser_with_bf16_vocoder() -> None:
     """ "int8+bf16" (avx512_bf16 without AMX): the int8 denoiser's mel, then the vocoder under bf16."""
-    model, inputs, case = _fixture("main-lynxnet2-euler")
-    vocoder = load_vocoder(FIXTURES / "voc-mini" / "model.ckpt")
-    mel, wave = synthesize(model, vocoder, inputs, precision="fp32", noise=case["noise"][0])
-    mel8, wave8 = synthesize(model, vocoder, inputs, precision="int8", noise=case["noise"][0])
-    mixed_mel, mixed_wave = synthesize(model, vocoder, inputs, precision="int8+bf16", noise=case["noise"][0])
+    renders = _whole_renders("fp32", "int8", "int8+bf16")
+    (mel, wave), (mel8, wave8), (mixed_mel, mixed_wave) = renders["fp32"], renders["int8"], renders["int8+bf16"]
     assert torch.equal(mixed_mel, mel8)  # the same denoiser
     assert not torch.equal(mixed_wave, wave8)  # another vocoder kernel
     assert float((mixed_mel - mel).abs().mean()) <= MEL_TOLERANCE
