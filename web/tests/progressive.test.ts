@@ -1,6 +1,7 @@
 /** When the progressive player polls a job's finished phrases. */
 import { describe, expect, it } from 'vitest';
 import { keepPolling, pollsPhrases } from '../src/hooks/useProgressivePlayback';
+import { isRendering } from '../src/lib/jobs';
 
 describe('polling the phrases of a job', () => {
   it('polls while the job renders, followed or not', () => {
@@ -11,6 +12,11 @@ describe('polling the phrases of a job', () => {
   it('keeps polling a completed job only if it was followed while rendering', () => {
     expect(pollsPhrases('completed', true)).toBe(true);
     expect(pollsPhrases('completed', false)).toBe(false);
+  });
+
+  it('counts pending and processing jobs as rendering', () => {
+    expect(isRendering('pending') && isRendering('processing')).toBe(true);
+    expect(isRendering('completed') || isRendering('failed') || isRendering('cancelled') || isRendering(null)).toBe(false);
   });
 
   it('never polls a failed or cancelled job, nor no job', () => {

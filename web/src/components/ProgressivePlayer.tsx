@@ -7,6 +7,7 @@ import { useEffect, useMemo, useRef } from 'react';
 import type { ApiClient } from '../api/client';
 import type { Job } from '../api/types';
 import { useProgressivePlayback, type PlaybackState } from '../hooks/useProgressivePlayback';
+import { isRendering } from '../lib/jobs';
 import { layout, timeToX, type RollLayout } from '../lib/roll';
 import { PianoRoll } from './PianoRoll';
 
@@ -30,7 +31,7 @@ export function ProgressivePlayer({ client, job }: { client: ApiClient; job: Job
   const autoplay = useMemo(() => mayAutoplay(), []);
   const playback = useProgressivePlayback(client, job, autoplay);
   const { state, total, ready, spans, display } = playback;
-  const rendering = job.status === 'pending' || job.status === 'processing';
+  const rendering = isRendering(job.status);
   const sounding = state === 'playing' || state === 'buffering' || state === 'waiting';
   if (!rendering && !sounding) return null;
   const running = state !== 'idle' && state !== 'ended' && state !== 'blocked';

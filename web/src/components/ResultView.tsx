@@ -5,7 +5,7 @@ import { describeJobError } from '../api/errors';
 import type { Job } from '../api/types';
 import { useResult } from '../hooks/useResult';
 import { downloadBase, type Download } from '../lib/downloads';
-import { formatSeconds, songTitle } from '../lib/jobs';
+import { formatSeconds, isRendering, songTitle } from '../lib/jobs';
 import { ProgressLine } from './JobRow';
 import { ProgressivePlayer } from './ProgressivePlayer';
 import { SongView } from './SongView';
@@ -49,7 +49,7 @@ export function ResultView({ client, job, playRequest = 0 }: { client: ApiClient
         {ready ? (result ? 'Your song is ready to play.' : '') : NOT_READY[job.status]}
       </p>
       {!ready && <p className="muted">{NOT_READY[job.status]}</p>}
-      {(job.status === 'pending' || job.status === 'processing') && <ProgressLine job={job} label={`Progress of ${songTitle(job)}`} />}
+      {isRendering(job.status) && <ProgressLine job={job} label={`Progress of ${songTitle(job)}`} />}
       <ProgressivePlayer client={client} job={job} />
       {job.error && <p className="error">{describeJobError(job.error)}</p>}
       {problem && (

@@ -11,6 +11,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ApiClient } from '../api/client';
 import type { Display, Job, PhraseList } from '../api/types';
+import { isRendering } from '../lib/jobs';
 import { decodePcm16, startSample, Stitcher, type Chunk } from '../lib/stitch';
 
 export type PlaybackState = 'idle' | 'waiting' | 'playing' | 'buffering' | 'ended' | 'blocked';
@@ -70,7 +71,7 @@ export function useProgressivePlayback(client: ApiClient, job: Job | null, autop
   // effect in the same commit and undid it, so polling stopped when the job completed, whatever was
   // still missing.
   const [followedJob, setFollowedJob] = useState<string | null>(null);
-  const live = isLive(status);
+  const live = isRendering(status);
   useEffect(() => {
     if (live && jobId) setFollowedJob(jobId);
   }, [live, jobId]);
@@ -275,15 +276,10 @@ export function useProgressivePlayback(client: ApiClient, job: Job | null, autop
   return { state, total, ready, spans, display, position, play, stop };
 }
 
-/** Whether a job in this state may still produce phrases. */
-function isLive(status: Job['status'] | null): boolean {
-  return status === 'pending' || status === 'processing';
-}
-
 /** Whether to poll a job's phrases: while it renders, and after it completes if it was followed while
  * rendering (a job that completed before the page saw it plays its final WAV instead). */
 export function pollsPhrases(status: Job['status'] | null, followed: boolean): boolean {
-  return isLive(status) || (followed && status === 'completed');
+  return isRendering(status) || (followed && status === 'completed');
 }
 
 /** Whether another poll is needed after one that left `fetched` of `total` phrases fetched. */

@@ -12,6 +12,11 @@ export function mergeJobs(jobs: readonly Job[], updates: readonly Job[]): Job[] 
   return [...byId.values()].sort((a, b) => b.createdAt - a.createdAt);
 }
 
+/** True while a job may still render (and send phrases): pending or processing. */
+export function isRendering(status: Job['status'] | null): boolean {
+  return status === 'pending' || status === 'processing';
+}
+
 /** True while a job's phrases render: its document's fraction then stays 0 (phrase tasks do not write it). */
 export function rendersPhrases(job: Pick<Job, 'status' | 'progress'>): boolean {
   return job.status === 'processing' && job.progress.stage === 'phrases';
