@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -143,6 +144,18 @@ def test_an_unexpected_exception_is_a_500_problem_and_one_error_report(
     assert text.count("RuntimeError: unexpected state 42") == 2  # the report's message and stack_trace
 
 
+def await_access_line(capfd: pytest.CaptureFixture[str], path: str, timeout_s: float = 30) -> list[dict[str, Any]]:
+    """The access lines for `path` from a live server: the middleware writes its line after the response
+    has gone, so the client can hold the answer before the line is in the capture."""
+    deadline = time.monotonic() + timeout_s
+    seen: list[dict[str, Any]] = []
+    while True:
+        seen += access_lines(json_lines(capfd.readouterr().err), path)
+        if seen or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.05)
+
+
 def test_created_job_access_line_feeds_the_jobs_created_metric(
     api: Any, client: Callable[[str], Client], capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -153,8 +166,7 @@ def test_created_job_access_line_feeds_the_jobs_created_metric(
     capfd.readouterr()
     created = alice.job(score)
     assert created.status_code == 202, created.text
-    lines = json_lines(capfd.readouterr().err)
-    [line] = access_lines(lines, "/v1/jobs")
+    [line] = await_access_line(capfd, "/v1/jobs")
     tf = load()
     metric = tf.resource("google_logging_metric", "jobs_created")
     entry = log_entry(line, cloud_run_resource("api"))
