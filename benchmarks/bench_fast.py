@@ -14,8 +14,12 @@ render in a fresh process. Prints figures; asserts nothing about time.
 minus avx512_bf16 / amx_bf16 (and bf16 is not a candidate). Run it with ONEDNN_MAX_CPU_ISA=AVX512_CORE_VNNI
 so that oneDNN's float32 kernels (ours and openvpi's) do not use AMX either.
 
+`--device cuda` runs the same rows on a GPU (models, inputs and noise there; `default` is the GPU's half
+type, bf16 or fp16): RTF and quality against exact on that device; openvpi, cold start and RSS are CPU
+figures and are skipped there.
+
 `OPENVPI_SRC=/tmp/openvpi/ds python -m benchmarks.bench_fast [--repeats N] [--seconds S] [--classic]
-[--assume-no-bf16] [--levers]`
+[--assume-no-bf16] [--levers] [--device cpu|cuda]`
 """
 
 from __future__ import annotations
@@ -39,9 +43,17 @@ from benchmarks import openvpi_side
 from benchmarks.bench_voices import DEFAULT_ACOUSTIC, DEFAULT_VOCODER, VOCAB, _acoustic_inputs, _save_vocoder
 from benchmarks.machine import cpu_line
 from singer_tasks.settings import SingerSettings
+from singer_tasks.voices.device import autocast, to_device
 from singer_tasks.voices.diffsinger.acoustic.config import AcousticConfig
 from singer_tasks.voices.diffsinger.acoustic.load import build_acoustic_model
-from singer_tasks.voices.runtime import BF16_FLAGS, configure_torch, cpu_flags, precision_for_cpu, stage_precisions
+from singer_tasks.voices.runtime import (
+    BF16_FLAGS,
+    configure_torch,
+    cpu_flags,
+    precision_for_cpu,
+    resolve_precision,
+    stage_precisions,
+)
 from singer_tasks.voices.vocoder.load import load_vocoder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,26 +160,13 @@ print(json.dumps({{"rss_mib": int(hwm) / 1024}}))
 
 def main(argv: list[str] | None = None) -> None:
     """Print the side-by-side table, quality figures, preview, cold start and peak RSS."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="phrase length (default 10 s)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed repeats per variant (median reported)")
-    parser.add_argument("--classic", action="store_true", help="classic NSF source instead of pc-nsf (mini_nsf)")
-    parser.add_argument("--skip-subprocess", action="store_true", help="no cold-start / 30 s RSS measurements")
-    parser.add_argument("--only-subprocess", action="store_true", help="only cold start and 30 s RSS")
-    parser.add_argument(
-        "--assume-no-bf16",
-        action="store_true",
-        help="choose as on a CPU without native bf16 (this CPU's flags less bf16)",
-    )
-    parser.add_argument("--levers", action="store_true", help="also time every other candidate precision")
-    args = parser.parse_args(argv or [])
+    args = _arguments(argv)
 
     rows = _rows(args)
+    device = torch.device(args.device)
     hp = default_hparams()
     config = AcousticConfig.from_dict(hp)
-    folder_src = openvpi_side.source_folder()
-    if folder_src is None:
-        print(f"openvpi comparison skipped: set {openvpi_side.ENV} to a checkout of github.com/openvpi/DiffSinger")
+    folder_src = _openvpi_source(device)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         ckpt = folder / "acoustic.ckpt"
@@ -188,12 +187,14 @@ def main(argv: list[str] | None = None) -> None:
         if args.only_subprocess:
             _fresh_process(folder, voc_rel, args.seconds, rows[1].precision)
             return
-        model = build_acoustic_model(config, ckpt, VOCAB)
-        vocoder = load_vocoder(vpath)
+        model = build_acoustic_model(config, ckpt, VOCAB).to(device)
+        vocoder = load_vocoder(vpath).to(device)
         ov_vocoder = openvpi_side.OpenvpiVocoder(folder_src, vpath) if folder_src is not None else None
-        inputs = _acoustic_inputs(config, args.seconds)
+        host_inputs = _acoustic_inputs(config, args.seconds)
+        inputs = to_device(host_inputs, device)
         torch.manual_seed(7)
         noise = torch.randn(1, 1, config.mel.n_mels, inputs.mel2ph.shape[1])  # what openvpi draws after seed 7
+        noise = noise.to(device)
 
         results: dict[str, Any] = {}
 
@@ -203,9 +204,11 @@ def main(argv: list[str] | None = None) -> None:
             t0 = time.perf_counter()
             with torch.inference_mode():
                 mel = model.render(inputs, noise=noise, precision=denoiser, steps=steps).mel
+                _sync(device)
                 t1 = time.perf_counter()
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=vocoder_precision == "bf16"):
+                with autocast(device.type, vocoder_precision):
                     wave = vocoder(mel.transpose(1, 2), inputs.f0, generator=torch.Generator().manual_seed(0)).float()
+                _sync(device)
             t2 = time.perf_counter()
             results.setdefault(name, []).append({"acoustic": t1 - t0, "vocoder": t2 - t1, "whole": t2 - t0})
             results[name + ":out"] = (mel, wave)
@@ -213,9 +216,9 @@ def main(argv: list[str] | None = None) -> None:
         def run_openvpi() -> None:
             assert ov_acoustic is not None and ov_vocoder is not None
             t0 = time.perf_counter()
-            mel = ov_acoustic(inputs.tokens, inputs.mel2ph, inputs.f0, noise_seed=7)
+            mel = ov_acoustic(host_inputs.tokens, host_inputs.mel2ph, host_inputs.f0, noise_seed=7)
             t1 = time.perf_counter()
-            wave = ov_vocoder(mel.transpose(1, 2), inputs.f0)
+            wave = ov_vocoder(mel.transpose(1, 2), host_inputs.f0)
             t2 = time.perf_counter()
             results.setdefault("openvpi", []).append({"acoustic": t1 - t0, "vocoder": t2 - t1, "whole": t2 - t0})
             results["openvpi:out"] = (mel, wave)
@@ -235,9 +238,43 @@ def main(argv: list[str] | None = None) -> None:
         _report(results, args.seconds, ov_acoustic is not None)
         _kernels(rows, model)
         _quality(results, rows, vocoder, inputs)
-        if not args.skip_subprocess:
+        if not args.skip_subprocess and device.type == "cpu":
             _fresh_process(folder, voc_rel, args.seconds, rows[1].precision)
     print(f"peak RSS of this bench process {_maxrss_mib():.0f} MiB")
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="phrase length (default 10 s)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed repeats per variant (median reported)")
+    parser.add_argument("--classic", action="store_true", help="classic NSF source instead of pc-nsf (mini_nsf)")
+    parser.add_argument("--skip-subprocess", action="store_true", help="no cold-start / 30 s RSS measurements")
+    parser.add_argument("--only-subprocess", action="store_true", help="only cold start and 30 s RSS")
+    parser.add_argument(
+        "--assume-no-bf16",
+        action="store_true",
+        help="choose as on a CPU without native bf16 (this CPU's flags less bf16)",
+    )
+    parser.add_argument("--levers", action="store_true", help="also time every other candidate precision")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the models run")
+    args = parser.parse_args(argv or [])
+    return args
+
+
+def _openvpi_source(device: torch.device) -> Path | None:
+    """openvpi's checkout to compare with (None, with the reason printed, when there is none or on a GPU)."""
+    folder_src = openvpi_side.source_folder() if device.type == "cpu" else None
+    if device.type != "cpu":
+        print("openvpi comparison skipped: it is a CPU figure")
+    elif folder_src is None:
+        print(f"openvpi comparison skipped: set {openvpi_side.ENV} to a checkout of github.com/openvpi/DiffSinger")
+    return folder_src
+
+
+def _sync(device: torch.device) -> None:
+    """Wait for the device's queued work (a GPU runs asynchronously: the clock must not stop early)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _maxrss_mib() -> float:
@@ -289,6 +326,10 @@ def _rows(args: argparse.Namespace) -> list[BenchRow]:
     if args.assume_no_bf16:  # such CPUs (Cascade Lake, Ice Lake, Zen 3) have no AMX either
         flags = flags - BF16_FLAGS - {"amx_int8", "amx_tile"}
     rows = bench_variants(flags, levers=args.levers)
+    if args.device == "cuda":  # the GPU's own choice: its half type for both stages
+        default = resolve_precision("auto", device="cuda")
+        rows = [BenchRow("exact", "fp32"), BenchRow("default", default), BenchRow("preview", default, PREVIEW_STEPS)]
+        print(f"device cuda: {torch.cuda.get_device_name()} (torch CUDA {torch.version.cuda})")
     print(
         f"torch {torch.__version__}, threads {threads}, phrase {args.seconds:g} s; {_cpu_line(flags)}; "
         f"auto picks {rows[1].precision}{' (assuming no bf16)' if args.assume_no_bf16 else ''}"
@@ -311,8 +352,13 @@ def _cpu_line(flags: frozenset[str]) -> str:
 def _kernels(rows: list[BenchRow], model: Any) -> None:
     """Which kernels each precision's denoiser ran (the layer types after conversion)."""
     capability = torch.backends.cpu.get_cpu_capability()
+    on_gpu = next(model.parameters()).device.type == "cuda"
     for precision in dict.fromkeys(row.precision for row in rows):
         denoiser, vocoder_precision = stage_precisions(precision)
+        if on_gpu:
+            kind = "fp32 (cuBLAS/cuDNN, TF32 off)" if denoiser == "fp32" else f"{denoiser} autocast (cuBLAS/cuDNN)"
+            print(f"kernels {precision}: denoiser and vocoder {kind}")
+            continue
         if denoiser == "int8":
             backbone = model.int8_backbone()
             quantized = sum("quantized" in type(m).__module__ for m in backbone.modules())
@@ -345,10 +391,13 @@ def _quality(results: dict[str, Any], rows: list[BenchRow], vocoder: Any, inputs
             f"{row.name} ({steps}{row.precision}) vs exact: mean |log-mel diff| {log_mel_distance(mel, exact_mel):.4f} "
             f"(max {float((mel - exact_mel).abs().max()):.3f}); whole render SNR {snr_db(exact_wave, wave):.1f} dB"
         )
-        if stage_precisions(row.precision)[1] == "bf16" and not row.steps:
-            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        vocoder_precision = stage_precisions(row.precision)[1]
+        if vocoder_precision in ("bf16", "fp16") and not row.steps:
+            with torch.inference_mode(), autocast(exact_mel.device.type, vocoder_precision):
                 alone = vocoder(exact_mel.transpose(1, 2), inputs.f0, generator=torch.Generator().manual_seed(0))
-            line += f"; bf16 vocoder alone (same exact mel) SNR {snr_db(exact_wave, alone.float()):.1f} dB"
+            line += (
+                f"; {vocoder_precision} vocoder alone (same exact mel) SNR {snr_db(exact_wave, alone.float()):.1f} dB"
+            )
         print(line)
 
 

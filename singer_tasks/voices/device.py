@@ -12,7 +12,9 @@ built-in voice and ONNX Runtime voicebanks). Phrase results carry it and the ass
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+import contextlib
+import dataclasses
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from singer_tasks.errors import SettingsError
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     import torch
 
 DeviceSetting = Literal["auto", "cpu", "cuda"]
+Inputs = TypeVar("Inputs")
 
 
 def cuda_available() -> bool:
@@ -65,3 +68,30 @@ def module_device(module: Any) -> str | None:
 def voice_device(voice: Any) -> str:
     """Where a loaded voice renders: the device of its acoustic model, else "cpu"."""
     return module_device(getattr(voice, "model", None)) or "cpu"
+
+
+def to_device(inputs: Inputs, device: Any) -> Inputs:
+    """A copy of a dataclass of tensors with every tensor on `device` (fields that are tensors, None, or
+    dicts of tensors, as the acoustic and variance inputs and outputs)."""
+    import torch
+
+    def move(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return value.to(device)
+        if isinstance(value, dict):
+            return {key: move(item) for key, item in value.items()}
+        return value
+
+    moved = {f.name: move(getattr(inputs, f.name)) for f in dataclasses.fields(inputs)}  # type: ignore[arg-type]
+    return dataclasses.replace(inputs, **moved)  # type: ignore[type-var]
+
+
+def autocast(device_type: str, precision: str) -> contextlib.AbstractContextManager[Any]:
+    """The autocast of a stage precision on a device type: "bf16" and "fp16" run under torch's autocast
+    in that dtype; anything else (fp32, int8: weights, not autocast) runs as it is."""
+    import torch
+
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type, dtype=dtype)

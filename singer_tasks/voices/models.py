@@ -19,6 +19,7 @@ from singer_tasks.errors import CheckpointError, VoiceConfigError
 from singer_tasks.phrase import Phrase
 from singer_tasks.settings import get_settings
 from singer_tasks.voices.chain import Chain, ChainTrace, Expression, Source, check_expression, choose_speaker
+from singer_tasks.voices.device import autocast, choose_device, to_device
 from singer_tasks.voices.diffsinger.acoustic.inputs import Curve
 from singer_tasks.voices.manifest import CURVE_NAMES, VoiceManifest
 from singer_tasks.voices.runtime import resolve_precision, stage_precisions
@@ -143,7 +144,13 @@ class DiffSingerVoice(Voice):
         )
         self.model = build_acoustic_model(self.config, files.checkpoint, self.dictionary.vocab_size)
         self.vocoder = load_vocoder(manifest.vocoder.checkpoint, manifest.vocoder.config)
-        self.precision = _voice_precision(manifest)  # one of runtime.MODEL_PRECISIONS
+        # Every torch model of the voice on one device (SINGER_DEVICE; a GPU where torch sees one).
+        self.device = choose_device(get_settings().device)
+        self.model.to(self.device)
+        self.vocoder.to(self.device)
+        if self.variance is not None:
+            self.variance.model.to(self.device)
+        self.precision = _voice_precision(manifest, self.device)  # one of runtime.MODEL_PRECISIONS
         stages = self.variance.stages if self.variance is not None else ()
         self.chain = Chain((*stages, "acoustic", "vocoder"))
 
@@ -200,7 +207,7 @@ class DiffSingerVoice(Voice):
         defaults = self.manifest.defaults
         _, wave = synthesize(
             self.model, self.vocoder, inputs,
-            precision=self.precision if precision is None else resolve_precision(precision),
+            precision=self.precision if precision is None else resolve_precision(precision, device=self.device),
             steps=steps if steps is not None else defaults.steps,
             depth=depth if depth is not None else defaults.depth,
             seed=seed, on_step=on_step,
@@ -247,32 +254,33 @@ def synthesize(
     noise: torch.Tensor | None = None,
     on_step: StepHook | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Acoustic model then vocoder for one phrase: (mel [B, T, M] ln scale, float32 waveform [B, 1, N]).
+    """Acoustic model then vocoder for one phrase: (mel [B, T, M] ln scale, float32 waveform [B, 1, N]),
+    both on the host; the inputs (on the host) go to the device the models are on.
 
     precision (runtime.MODEL_PRECISIONS): "fp32" is exact (openvpi's output); otherwise the denoiser and
-    the vocoder each run the kernel `stage_precisions` names (bf16 autocast, int8 weights or float32).
-    The encoder, aux decoder and the mel itself stay float32 either way.
+    the vocoder each run the kernel `stage_precisions` names (bf16 or fp16 autocast, int8 weights or
+    float32). The encoder, aux decoder and the mel itself stay float32 either way. Noise is drawn on the
+    host from `seed`, so a seed sings the same on every device.
     """
     from singer_tasks.voices.mel import to_natural_log
 
     denoiser, vocoder_precision = stage_precisions(precision)
+    device = next(model.parameters()).device
+    inputs = to_device(inputs, device)
     with torch.inference_mode():
         out = model.render(
             inputs, steps=steps, depth=depth, noise=noise, generator=torch.Generator().manual_seed(seed),
             on_step=on_step, precision=denoiser,
         )  # fmt: skip
         mel = to_natural_log(out.mel, model.config.mel.mel_base)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=vocoder_precision == "bf16"):
+        with autocast(device.type, vocoder_precision):
             wave = vocoder(mel.transpose(1, 2), inputs.f0, generator=torch.Generator().manual_seed(seed))
-    return mel, wave.float()
+    return mel.cpu(), wave.float().cpu()
 
 
-def _voice_precision(manifest: VoiceManifest) -> str:
-    """$SINGER_PRECISION if set, else the voice.yaml's defaults.precision (exact, fast or auto)."""
-    chosen = get_settings().precision
-    if chosen:
-        return resolve_precision(chosen)
-    return resolve_precision(manifest.defaults.precision)
+def _voice_precision(manifest: VoiceManifest, device: str) -> str:
+    """$SINGER_PRECISION if set, else the voice.yaml's defaults.precision (exact, fast or auto), on `device`."""
+    return resolve_precision(get_settings().precision or manifest.defaults.precision, device=device)
 
 
 def _gender_to_shift(gender: float, shift_range: tuple[float, float]) -> float:

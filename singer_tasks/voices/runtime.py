@@ -42,16 +42,18 @@ BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 AMX_BF16_FLAGS = frozenset({"amx_bf16"})
 VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
 # Every model precision a render may run: the denoiser's kernel, "+", the vocoder's where it differs.
-MODEL_PRECISIONS = ("fp32", "bf16", "int8", "int8+bf16")
+# fp16 is a GPU's (one without bf16); a CPU's fast path is one of the others.
+MODEL_PRECISIONS = ("fp32", "bf16", "fp16", "int8", "int8+bf16")
 
 
 def stage_precisions(precision: str) -> tuple[str, str]:
-    """(the acoustic denoiser's precision, the vocoder's) for a model precision: "bf16" is bf16 for both,
-    "int8" an int8 denoiser and a float32 vocoder, "int8+bf16" an int8 denoiser and a bf16 vocoder."""
+    """(the acoustic denoiser's precision, the vocoder's) for a model precision: "bf16" and "fp16" are that
+    half type for both, "int8" an int8 denoiser and a float32 vocoder, "int8+bf16" an int8 denoiser and a
+    bf16 vocoder."""
     if precision not in MODEL_PRECISIONS:
         raise ValueError(f"precision must be one of {MODEL_PRECISIONS}, got {precision!r}")
     denoiser, _, vocoder = precision.partition("+")
-    return denoiser, vocoder or ("bf16" if denoiser == "bf16" else "fp32")
+    return denoiser, vocoder or (denoiser if denoiser in ("bf16", "fp16") else "fp32")
 
 
 def cpu_flags(cpuinfo: str | None = None) -> frozenset[str] | None:
@@ -112,13 +114,24 @@ def precision_setting(value: str | None = None) -> str:
 
 
 def resolve_precision(
-    mode: str | None = None, *, bf16_native: bool | None = None, flags: Iterable[str] | None = None
+    mode: str | None = None,
+    *,
+    bf16_native: bool | None = None,
+    flags: Iterable[str] | None = None,
+    device: str = "cpu",
 ) -> str:
     """The model precision (one of MODEL_PRECISIONS) for a mode (see `precision_setting`) on this CPU,
-    or on one with the feature `flags` given (`bf16_native` adds or removes the bf16 ones)."""
+    or on one with the feature `flags` given (`bf16_native` adds or removes the bf16 ones). On a GPU
+    (`device` "cuda") the fast path is its half type for both stages (`device.half_dtype`)."""
     chosen = precision_setting(mode)
     if chosen == "exact":
         return "fp32"
+    if device == "cuda":
+        import torch
+
+        from singer_tasks.voices.device import half_dtype
+
+        return "bf16" if half_dtype(device) is torch.bfloat16 else "fp16"
     have = set(cpu_flags() or ()) if flags is None else set(flags)
     if flags is None and not have and cpu_has_bf16():  # no /proc/cpuinfo: oneDNN's own bf16 check
         have |= BF16_FLAGS

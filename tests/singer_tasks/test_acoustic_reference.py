@@ -52,8 +52,8 @@ def test_bf16_fast_mode_stays_close(name: str) -> None:
     out = model.render(_inputs(case), noise=case["noise"][0], precision="bf16")
     assert out.mel.dtype == torch.float32
     assert (out.mel - case["mel"]).abs().max().item() <= 0.05  # the stated fast-mode tolerance
-    with pytest.raises(ValueError, match="fp16"):
-        model.render(_inputs(case), noise=case["noise"][0], precision="fp16")
+    with pytest.raises(ValueError, match="int4"):
+        model.render(_inputs(case), noise=case["noise"][0], precision="int4")
 
 
 def test_other_noise_gives_other_mel() -> None:

@@ -133,18 +133,18 @@ class SourceModuleHnNSF(nn.Module):
         """f0 [B, T] -> excitation [B, T * upp, dim] before merging."""
         f0 = f0.unsqueeze(-1)  # (B, T, 1)
         b = f0.shape[0]
-        rad = f0 / self.sample_rate * torch.arange(1, upp + 1)  # phase in cycles within each frame
+        rad = f0 / self.sample_rate * torch.arange(1, upp + 1, device=f0.device)  # phase in cycles within each frame
         # Accumulate whole-frame phase increments wrapped to [-0.5, 0.5) to keep float32 precise.
         rad2 = torch.fmod(rad[..., -1:].float() + 0.5, 1.0) - 0.5
         rad_acc = rad2.cumsum(dim=1).fmod(1.0).to(f0)
         rad = rad + F.pad(rad_acc[:, :-1, :], (0, 0, 1, 0))
-        rad = rad.reshape(b, -1, 1) * torch.arange(1, self.dim + 1).reshape(1, 1, -1)  # (B, N, dim)
+        rad = rad.reshape(b, -1, 1) * torch.arange(1, self.dim + 1, device=f0.device).reshape(1, 1, -1)  # (B, N, dim)
         if not source.zero:
             phases = source.phases
-            if phases is None:
+            if phases is None:  # noise is drawn on the host: a seed gives the same audio on every device
                 phases = torch.rand(1, 1, self.dim, generator=generator)
                 phases[..., 0] = 0
-            rad = rad + phases
+            rad = rad + phases.to(f0.device)
         sine_waves = torch.sin(2 * math.pi * rad) * self.sine_amp
         uv = (f0 > 0).float()
         uv = F.interpolate(uv.transpose(2, 1), scale_factor=upp, mode="nearest").transpose(2, 1)
@@ -153,7 +153,7 @@ class SourceModuleHnNSF(nn.Module):
             if noise is None:
                 noise = torch.randn(sine_waves.shape, generator=generator)
             noise_amp = uv * self.noise_std + (1 - uv) * self.sine_amp / 3
-            return sine_waves * uv + noise_amp * noise
+            return sine_waves * uv + noise_amp * noise.to(f0.device)
         return sine_waves * uv
 
     def forward(self, f0: Tensor, upp: int, source: SourceNoise, generator: torch.Generator | None) -> Tensor:
@@ -204,7 +204,7 @@ class Generator(nn.Module):
 
     def fast_sine(self, f0: Tensor) -> Tensor:
         """mini_nsf source: one sine at source_sr with f0 ramped linearly inside each frame; [B, 1, T * upp]."""
-        n = torch.arange(1, self.upp + 1)
+        n = torch.arange(1, self.upp + 1, device=f0.device)
         s0 = f0.unsqueeze(-1) / self.source_sr
         ds0 = F.pad(s0[:, 1:, :] - s0[:, :-1, :], (0, 0, 0, 1))
         rad = s0 * n + 0.5 * ds0 * n * (n - 1) / self.upp
@@ -252,7 +252,7 @@ class Generator(nn.Module):
         """The network on mel [B, M, T] and its channels-last source [B, 1, 1, T * upp] -> [B, 1, T * hop]."""
         x = conv(self.conv_pre, to_channels_last(mel))
         if self.config.noise_sigma > 0 and not source.zero:
-            x = x + self.config.noise_sigma * torch.randn(x.shape, generator=generator)
+            x = x + self.config.noise_sigma * torch.randn(x.shape, generator=generator).to(x.device)
         for i, up in enumerate(self.ups):
             x = conv_transpose(up, F.leaky_relu(x, LRELU_SLOPE, inplace=True))  # x: a temporary
             if not self.mini_nsf:

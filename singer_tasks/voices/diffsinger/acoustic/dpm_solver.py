@@ -54,7 +54,7 @@ def dpm_solver_sample(
 
     def data_pred(x_t: Tensor, t: float) -> Tensor:
         alpha, sigma, _ = schedule.coefficients(t)
-        step = torch.full((x_t.shape[0],), (t - 1.0 / n) * n, dtype=x_t.dtype)
+        step = torch.full((x_t.shape[0],), (t - 1.0 / n) * n, dtype=x_t.dtype, device=x_t.device)
         return (x_t - sigma * denoiser(x_t, step)) / alpha
 
     prev_models = [data_pred(x, times[0])]

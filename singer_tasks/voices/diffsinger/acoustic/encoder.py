@@ -144,7 +144,7 @@ class FastSpeech2Acoustic(nn.Module):
         if spk_mix is not None:
             return torch.einsum("bts,sh->bth", spk_mix, self.spk_embed.weight)
         if spk_id is None:
-            spk_id = torch.zeros(1, dtype=torch.long)
+            spk_id = torch.zeros(1, dtype=torch.long, device=self.spk_embed.weight.device)
         return self.spk_embed(spk_id)[:, None, :]  # type: ignore[no-any-return]
 
     def forward(

@@ -82,6 +82,8 @@ class GaussianDiffusion(SpecRange, nn.Module):
         }
         for name, value in buffers.items():
             self.register_buffer(name, torch.tensor(value, dtype=torch.float32))
+        # The DPM-Solver's schedule is read one number at a time: from this host copy, not the device's buffer.
+        self.host_betas = torch.tensor(betas, dtype=torch.float32)
         self.register_buffer("spec_min", layout.range_buffer(layout.spec_min))
         self.register_buffer("spec_max", layout.range_buffer(layout.spec_max))
 
@@ -113,7 +115,7 @@ class GaussianDiffusion(SpecRange, nn.Module):
             if src_spec is None:
                 raise ValueError("a shallow render (depth < 1) needs the aux decoder's mel")
             x_start = self.norm_spec(src_spec).transpose(-2, -1)[:, None]
-            t = torch.full((b,), t_max - 1, dtype=torch.long)
+            t = torch.full((b,), t_max - 1, dtype=torch.long, device=noise.device)
             x = _at(self.sqrt_alphas_cumprod, t) * x_start + _at(self.sqrt_one_minus_alphas_cumprod, t) * noise
         else:
             if src_spec is None:
@@ -125,7 +127,7 @@ class GaussianDiffusion(SpecRange, nn.Module):
             if algorithm == "dpm-solver" and interval > 1:
                 from singer_tasks.voices.diffsinger.acoustic.dpm_solver import dpm_solver_sample
 
-                x = dpm_solver_sample(denoiser, self.betas[:t_max], x, t_max // interval, on_step)
+                x = dpm_solver_sample(denoiser, self.host_betas[:t_max], x, t_max // interval, on_step)
             elif algorithm in ("ddim", "pndm") and interval > 1:
                 x = self._sample_strided(denoiser, x, t_max, interval, algorithm == "pndm", on_step)
             else:
@@ -145,7 +147,7 @@ class GaussianDiffusion(SpecRange, nn.Module):
         history: list[Tensor] = []
         times = list(reversed(range(0, t_max, interval)))
         for n, i in enumerate(times):
-            t = torch.full((b,), i, dtype=torch.long)
+            t = torch.full((b,), i, dtype=torch.long, device=x.device)
             x = self._plms_step(fn, x, t, interval, history) if plms else self._ddim_update(x, fn(x, t), t, interval)
             if on_step is not None:
                 on_step(n + 1, len(times))
@@ -196,12 +198,13 @@ class GaussianDiffusion(SpecRange, nn.Module):
         """Plain DDPM: every step of the chain, drawing fresh noise (from `generator`) each time."""
         b = x.shape[0]
         for n, i in enumerate(reversed(range(t_max))):
-            t = torch.full((b,), i, dtype=torch.long)
+            t = torch.full((b,), i, dtype=torch.long, device=x.device)
             noise_pred = fn(x, t)
             x_recon = _at(self.sqrt_recip_alphas_cumprod, t) * x - _at(self.sqrt_recipm1_alphas_cumprod, t) * noise_pred
             mean = _at(self.posterior_mean_coef1, t) * x_recon + _at(self.posterior_mean_coef2, t) * x
             if i > 0:
-                z = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+                # drawn on the host: a seed gives the same noise on every device
+                z = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
                 x = mean + (0.5 * _at(self.posterior_log_variance_clipped, t)).exp() * z
             else:
                 x = mean

@@ -191,15 +191,15 @@ class TransformerEncoderLayer(nn.Module):
         return self.op(x, padding_mask, cond)  # type: ignore[no-any-return]
 
 
-def sinusoidal_table(num: int, dim: int, padding_idx: int | None) -> Tensor:
+def sinusoidal_table(num: int, dim: int, padding_idx: int | None, device: torch.device | None = None) -> Tensor:
     """fairseq-style absolute position table [num, dim] (sin half then cos half), row padding_idx zero."""
     half = dim // 2
     scale = math.log(10000) / (half - 1)
-    freqs = torch.exp(torch.arange(half, dtype=torch.float) * -scale)
-    emb = torch.arange(num, dtype=torch.float).unsqueeze(1) * freqs.unsqueeze(0)
+    freqs = torch.exp(torch.arange(half, dtype=torch.float, device=device) * -scale)
+    emb = torch.arange(num, dtype=torch.float, device=device).unsqueeze(1) * freqs.unsqueeze(0)
     emb = torch.cat([torch.sin(emb), torch.cos(emb)], dim=1).view(num, -1)
     if dim % 2 == 1:
-        emb = torch.cat([emb, torch.zeros(num, 1)], dim=1)
+        emb = torch.cat([emb, torch.zeros(num, 1, device=device)], dim=1)
     if padding_idx is not None:
         emb[padding_idx, :] = 0
     return emb
@@ -219,7 +219,10 @@ class SinusoidalPositionalEmbedding(nn.Module):
     def forward(self, nonpadding: Tensor) -> Tensor:  # (B, L) bool -> (B, L, C)
         mask = nonpadding.long()
         positions = torch.cumsum(mask, dim=1) * mask + self.padding_idx
-        table = sinusoidal_table(max(2000, int(positions.max()) + 1), self.dim, self.padding_idx)
+        # Positions reach at most L + padding_idx: the table's size follows from the shape, so building it
+        # needs no read of the device's data.
+        rows = max(2000, nonpadding.shape[1] + self.padding_idx + 1)
+        table = sinusoidal_table(rows, self.dim, self.padding_idx, device=nonpadding.device)
         return table.to(self._float_tensor)[positions]
 
 
@@ -227,8 +230,8 @@ def rel_positional_encoding(x: Tensor, max_len: int = 5000) -> Tensor:
     """espnet's RelPositionalEncoding as openvpi uses it: x * sqrt(C) + reversed-position table."""
     length, dim = x.shape[1], x.shape[2]
     total = max(max_len, length)
-    position = torch.arange(total - 1, -1, -1.0, dtype=torch.float32).unsqueeze(1)
-    div_term = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * -(math.log(10000.0) / dim))
+    position = torch.arange(total - 1, -1, -1.0, dtype=torch.float32, device=x.device).unsqueeze(1)
+    div_term = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32, device=x.device) * -(math.log(10000.0) / dim))
     pe = torch.stack([torch.sin(position * div_term), torch.cos(position * div_term)], dim=2).view(-1, dim)
     return x * math.sqrt(dim) + pe[None, :length].to(x)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from singer_tasks.voices.device import autocast
 from singer_tasks.voices.diffsinger.acoustic.aux_decoder import AuxDecoderAdaptor
 from singer_tasks.voices.diffsinger.acoustic.config import AcousticConfig
 from singer_tasks.voices.diffsinger.acoustic.encoder import FastSpeech2Acoustic
@@ -19,9 +20,10 @@ from singer_tasks.voices.diffsinger.acoustic.gaussian import GaussianDiffusion
 from singer_tasks.voices.diffsinger.acoustic.reflow import RectifiedFlow
 from singer_tasks.voices.diffsinger.acoustic.samplers import StepCallback
 
-# fp32: exact (openvpi's output); bf16: the denoiser under bfloat16 autocast (CPUs with native bf16);
-# int8: the denoiser's inner Linear layers with int8 weights (CPUs with VNNI but no bf16; see int8.py).
-PRECISIONS = ("fp32", "bf16", "int8")
+# fp32: exact (openvpi's output); bf16: the denoiser under bfloat16 autocast (CPUs with native bf16, GPUs);
+# fp16: under float16 autocast (GPUs without bf16); int8: the denoiser's inner Linear layers with int8
+# weights (CPUs with VNNI; see int8.py).
+PRECISIONS = ("fp32", "bf16", "fp16", "int8")
 _INT8_LOCK = threading.Lock()
 
 
@@ -124,19 +126,16 @@ class DiffSingerAcoustic(nn.Module):
         aux_mel = self.aux_decoder(condition) * frames_mask if cfg.use_shallow_diffusion else None
         b, t = inputs.mel2ph.shape
         shape = (b, 1, cfg.mel.n_mels, t)
-        if noise is None:
+        if noise is None:  # drawn on the host: a seed gives the same noise on every device
             noise = torch.randn(shape, generator=generator)
         elif tuple(noise.shape) != shape:
             raise ValueError(f"starting noise has shape {tuple(noise.shape)}, expected {shape}")
-        fast = precision == "bf16"
+        noise = noise.to(condition.device)
+        fast = precision in ("bf16", "fp16")
         backbone = self.int8_backbone() if precision == "int8" else None
-        # autocast caches its bf16 copies of the weights across the steps, but not for inference-mode
+        # autocast caches its half copies of the weights across the steps, but not for inference-mode
         # tensors: fast mode samples under no_grad instead (measured 5 % faster), exact mode stays as is.
-        with (
-            torch.inference_mode(not fast),
-            torch.no_grad(),
-            torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast),
-        ):
+        with torch.inference_mode(not fast), torch.no_grad(), autocast(condition.device.type, precision):
             mel = self.diffusion.sample(
                 condition,
                 noise,

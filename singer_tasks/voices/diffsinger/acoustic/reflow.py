@@ -66,7 +66,7 @@ class RectifiedFlow(SpecRange, nn.Module):
                 self.velocity_fn if backbone is None else backbone, condition.transpose(1, 2)
             )
             dt = (1.0 - t_start) / max(1, steps)
-            dts = torch.tensor([dt]).to(x)
+            dts = torch.tensor([dt], device=x.device, dtype=x.dtype)
             step_fn = getattr(self, f"_step_{algorithm}")
             for i in range(steps):
                 x = step_fn(denoiser, x, t_start + i * dts, dt)

@@ -65,22 +65,27 @@ def rhythm_regulate(ph_dur: Tensor, ph2word: Tensor, word_dur: Tensor, eps: floa
     """Scale each word's predicted phoneme durations [B, N] so they sum to its duration word_dur [B, W], then
     round to whole frames (int64 [B, N]); ph2word [B, N] is the 1-based word index (0 = padding)."""
     ph_dur = ph_dur.float() * (ph2word > 0)
-    word_dur_in = ph_dur.new_zeros(ph_dur.shape[0], int(ph2word.max()) + 1).scatter_add(1, ph2word, ph_dur)[:, 1:]
+    words = word_dur.shape[1]  # sized from the shape, not ph2word's largest index: no read of device data
+    word_dur_in = ph_dur.new_zeros(ph_dur.shape[0], words + 1).scatter_add(1, ph2word, ph_dur)[:, 1:]
     alpha_w = word_dur.float() / word_dur_in.clamp(min=eps)  # (B, W); clamp: a word predicted empty
     alpha_ph = torch.gather(F.pad(alpha_w, [1, 0]), 1, ph2word)  # (B, N)
     return (ph_dur * alpha_ph).round().long()
 
 
-def length_regulate(dur: Tensor, padding: Tensor | None = None) -> Tensor:
+def length_regulate(dur: Tensor, padding: Tensor | None = None, length: int | None = None) -> Tensor:
     """Durations [B, N] (int) -> frame-to-token map [B, sum(dur)] of 1-based indices (0 past a row's end).
 
-    Used for mel2ph (phoneme durations), ph2word (`ph_num`), mel2note and mel2word.
+    Used for mel2ph (phoneme durations), ph2word (`ph_num`), mel2note and mel2word. `length` gives the
+    map that many frames instead (cut, or 0 past the end), without reading the durations' sum back from
+    the device.
     """
     if padding is not None:
         dur = dur * (1 - padding.long())
     dur = dur.clamp(min=0)
     ends = torch.cumsum(dur, 1)  # (B, N)
-    frames = torch.arange(int(ends[:, -1].max()) if dur.shape[1] else 0, device=dur.device)  # (T,)
+    if length is None:
+        length = int(ends[:, -1].max()) if dur.shape[1] else 0
+    frames = torch.arange(length, device=dur.device)  # (T,)
     # the token of frame t is the number of tokens ending at or before t, plus one
     index = (frames[None, :, None] >= ends[:, None, :]).sum(-1) + 1  # (B, T)
     return index * (frames[None, :] < ends[:, -1:])

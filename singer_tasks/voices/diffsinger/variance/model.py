@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from singer_tasks.errors import RenderInputError, VoiceConfigError
+from singer_tasks.voices.device import to_device
 from singer_tasks.voices.diffsinger.acoustic.encoder import mel2ph_to_dur, stretch_curve
 from singer_tasks.voices.diffsinger.acoustic.layers import SinusoidalPosEmb
 from singer_tasks.voices.diffsinger.acoustic.load import (
@@ -61,19 +61,21 @@ class VariancePrediction:
 
 
 class _Noise:
-    """Starting noise in openvpi's draw order: the given tensors first, then draws from `generator`."""
+    """Starting noise in openvpi's draw order: the given tensors first, then draws from `generator` (on the
+    host, so that a seed gives the same noise on every device), each moved to `device`."""
 
-    def __init__(self, given: Sequence[Tensor] | None, generator: torch.Generator | None) -> None:
+    def __init__(self, given: Sequence[Tensor] | None, generator: torch.Generator | None, device: torch.device) -> None:
         self._given: Iterator[Tensor] = iter(given or ())
         self._generator = generator
+        self._device = device
 
     def draw(self, shape: tuple[int, ...], what: str) -> Tensor:
         noise = next(self._given, None)
         if noise is None:
-            return torch.randn(shape, generator=self._generator)
+            return torch.randn(shape, generator=self._generator).to(self._device)
         if tuple(noise.shape) != shape:
             raise RenderInputError(f"the {what} noise has shape {tuple(noise.shape)}, expected {shape}")
-        return noise.float()
+        return noise.float().to(self._device)
 
 
 class DiffSingerVariance(nn.Module):
@@ -109,7 +111,8 @@ class DiffSingerVariance(nn.Module):
         if not self.config.use_spk_id:
             return None
         if ids is None or values is None:  # openvpi's fallback: speaker 0 (no mix given)
-            ids, values = torch.zeros(1, 1, 1, dtype=torch.long), torch.ones(1, 1, 1)
+            device = self.spk_embed.weight.device
+            ids, values = torch.zeros(1, 1, 1, dtype=torch.long, device=device), torch.ones(1, 1, 1, device=device)
         return mix_embedding(self.spk_embed.weight, MixTensors(ids, values))
 
     def predict(
@@ -129,9 +132,7 @@ class DiffSingerVariance(nn.Module):
         algorithm = algorithm or cfg.default_algorithm
         if steps < 1:
             raise RenderInputError(f"steps must be at least 1, got {steps}")
-        if cfg.predict_dur:
-            check_midi_range(inputs.midi)
-        draws = _Noise(noise, generator)
+        draws = _Noise(noise, generator, inputs.tokens.device)
         frames = inputs.frames
         ph_spk = self._speaker(inputs.ph_spk_mix_id, inputs.ph_spk_mix_value)  # (1, 1 or N, H)
         spk = self._speaker(inputs.spk_mix_id, inputs.spk_mix_value)  # (1, 1 or T, H)
@@ -144,8 +145,7 @@ class DiffSingerVariance(nn.Module):
             ph_dur = inputs.ph_dur if inputs.ph_dur is not None else mel2ph_to_dur(mel2ph, inputs.tokens.shape[1])
         elif dur_raw is not None:
             ph_dur = rhythm_regulate(dur_raw, inputs.ph2word, inputs.word_dur)
-            mel2ph = length_regulate(ph_dur)
-            mel2ph = F.pad(mel2ph, [0, frames - mel2ph.shape[1]])  # pad with 0 (no token), or cut
+            mel2ph = length_regulate(ph_dur, length=frames)  # padded with 0 (no token), or cut
         else:
             raise RenderInputError("this variance model does not predict durations: give ph_dur")
         result = VariancePrediction(encoder_out, dur_raw, ph_dur, mel2ph, None)
@@ -269,6 +269,16 @@ class VarianceModel:
         self.dictionary = dictionary
         self.spk_map = dict(spk_map or {})
 
+    @property
+    def device(self) -> torch.device:
+        """Where the model's parameters are (its inputs are moved there, its predictions back)."""
+        return next(self.model.parameters()).device
+
+    def to(self, device: str | torch.device) -> VarianceModel:
+        """Move the model to `device` (in place); returns self."""
+        self.model.to(device)
+        return self
+
     @classmethod
     def from_files(
         cls,
@@ -321,10 +331,15 @@ class VarianceModel:
         on_step: StepCallback | None = None,
     ) -> VariancePrediction:
         """Durations -> pitch -> variances (each stage the checkpoint has). `steps` / `algorithm` default to
-        the config's sampler; `noise` is openvpi's starting noise in draw order (pitch, then variances)."""
-        return self.model.predict(
-            inputs, steps=steps, algorithm=algorithm, noise=noise, generator=generator, on_step=on_step
-        )
+        the config's sampler; `noise` is openvpi's starting noise in draw order (pitch, then variances).
+        Inputs on the host are moved to the model's device; the prediction comes back on the host."""
+        if self.config.predict_dur:
+            check_midi_range(inputs.midi)
+        prediction = self.model.predict(
+            to_device(inputs, self.device), steps=steps, algorithm=algorithm, noise=noise, generator=generator,
+            on_step=on_step,
+        )  # fmt: skip
+        return to_device(prediction, "cpu")
 
 
 def _read_spk_map(path: Path) -> dict[str, int]:
