@@ -46,6 +46,7 @@ from singer_tasks.settings import SingerSettings
 from singer_tasks.voices.device import autocast, to_device
 from singer_tasks.voices.diffsinger.acoustic.config import AcousticConfig
 from singer_tasks.voices.diffsinger.acoustic.load import build_acoustic_model
+from singer_tasks.voices.models import vocoder_network
 from singer_tasks.voices.runtime import (
     BF16_FLAGS,
     configure_torch,
@@ -78,7 +79,7 @@ def bench_variants(flags: Iterable[str], levers: bool = False) -> list[BenchRow]
     default = _auto(have)
     rows = [BenchRow("exact", "fp32"), BenchRow("default", default), BenchRow("preview", default, PREVIEW_STEPS)]
     if levers:
-        candidates = ["int8"] + (["bf16", "int8+bf16"] if have & BF16_FLAGS else [])
+        candidates = ["int8", "int8+fp32"] + (["bf16", "int8+bf16"] if have & BF16_FLAGS else [])
         rows += [BenchRow(p, p) for p in candidates if p != default]
     return rows
 
@@ -207,7 +208,10 @@ def main(argv: list[str] | None = None) -> None:
                 _sync(device)
                 t1 = time.perf_counter()
                 with autocast(device.type, vocoder_precision):
-                    wave = vocoder(mel.transpose(1, 2), inputs.f0, generator=torch.Generator().manual_seed(0)).float()
+                    wave = vocoder(
+                        mel.transpose(1, 2), inputs.f0, generator=torch.Generator().manual_seed(0),
+                        network=vocoder_network(vocoder, vocoder_precision),
+                    ).float()  # fmt: skip
                 _sync(device)
             t2 = time.perf_counter()
             results.setdefault(name, []).append({"acoustic": t1 - t0, "vocoder": t2 - t1, "whole": t2 - t0})
@@ -236,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
             for _, fn in variants:
                 fn()
         _report(results, args.seconds, ov_acoustic is not None)
-        _kernels(rows, model)
+        _kernels(rows, model, vocoder)
         _quality(results, rows, vocoder, inputs)
         if not args.skip_subprocess and device.type == "cpu":
             _fresh_process(folder, voc_rel, args.seconds, rows[1].precision)
@@ -349,7 +353,14 @@ def _cpu_line(flags: frozenset[str]) -> str:
     )
 
 
-def _kernels(rows: list[BenchRow], model: Any) -> None:
+def _int8_vocoder_kernels(vocoder: Any) -> str:
+    from singer_tasks.voices.vocoder import int8
+
+    network = vocoder_network(vocoder, "int8")
+    return "-" if network is None else int8.describe(network)
+
+
+def _kernels(rows: list[BenchRow], model: Any, vocoder: Any) -> None:
     """Which kernels each precision's denoiser ran (the layer types after conversion)."""
     capability = torch.backends.cpu.get_cpu_capability()
     on_gpu = next(model.parameters()).device.type == "cuda"
@@ -372,7 +383,10 @@ def _kernels(rows: list[BenchRow], model: Any) -> None:
             detail = "denoiser: bf16 autocast (oneDNN; native bf16: AMX / avx512_bf16)"
         else:
             detail = "denoiser: fp32 (oneDNN / MKL)"
-        vocoder_detail = "bf16 autocast (oneDNN)" if vocoder_precision == "bf16" else "fp32 (oneDNN)"
+        vocoder_detail = {
+            "bf16": "bf16 autocast (oneDNN)",
+            "int8": f"ONNX Runtime {_int8_vocoder_kernels(vocoder)}",
+        }.get(vocoder_precision, "fp32 (oneDNN)")
         print(f"kernels {precision}: {detail}; vocoder: {vocoder_detail}; ATen vector ISA {capability}")
 
 
@@ -392,9 +406,12 @@ def _quality(results: dict[str, Any], rows: list[BenchRow], vocoder: Any, inputs
             f"(max {float((mel - exact_mel).abs().max()):.3f}); whole render SNR {snr_db(exact_wave, wave):.1f} dB"
         )
         vocoder_precision = stage_precisions(row.precision)[1]
-        if vocoder_precision in ("bf16", "fp16") and not row.steps:
+        if vocoder_precision != "fp32" and not row.steps:
             with torch.inference_mode(), autocast(exact_mel.device.type, vocoder_precision):
-                alone = vocoder(exact_mel.transpose(1, 2), inputs.f0, generator=torch.Generator().manual_seed(0))
+                alone = vocoder(
+                    exact_mel.transpose(1, 2), inputs.f0, generator=torch.Generator().manual_seed(0),
+                    network=vocoder_network(vocoder, vocoder_precision),
+                )  # fmt: skip
             line += (
                 f"; {vocoder_precision} vocoder alone (same exact mel) SNR {snr_db(exact_wave, alone.float()):.1f} dB"
             )

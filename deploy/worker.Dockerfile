@@ -39,7 +39,11 @@ ENV PATH=/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     SINGER_PHONEMES_DIR=/app/phonemes \
+    SINGER_VOICE_CACHE_DIR=/app/var/voices \
     WORKER_APP=singer_tasks.render.tasks:kit
+# The voices' int8 vocoder networks (CPU-independent), built once here instead of at every cold start;
+# the cache stays writable for voices fetched from the bucket at run time.
+RUN python -m singer_tasks voices prepare && chown -R 10001:10001 /app/var
 USER 10001:10001
 EXPOSE 8080
 # Cloud Run gives PORT; SIGTERM reaches python directly (exec), so taskkit can release its lease.

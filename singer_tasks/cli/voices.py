@@ -1,9 +1,12 @@
-"""`python -m singer_tasks voices list|check|add`: the voices this installation can sing with.
+"""`python -m singer_tasks voices list|check|add|prepare`: the voices this installation can sing with.
 
 - ``list``: every voice (name as users know it, kind, languages, speakers, stages).
 - ``check PATH``: load a voicebank folder / .zip or an openvpi voice folder (voice.yaml) completely, every
   graph and checkpoint, and print what was found, or the error naming the file and key (exit status 2).
 - ``add PATH``: check, then copy the folder or zip into the voices dir; an existing name is never overwritten.
+- ``prepare [NAME ...]``: build what a DiffSinger voice's int8 render reads from the voice cache (its
+  vocoder's int8 network, about 10 s at the default size), so a worker does not build it at start; the
+  result runs on any CPU, so an image build can prepare it (deploy/worker.Dockerfile does).
 """
 
 from __future__ import annotations
@@ -99,6 +102,30 @@ def cmd_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prepare(args: argparse.Namespace) -> int:
+    """Build the int8 vocoder network of every DiffSinger voice named (all installed ones by default)."""
+    from singer_tasks.settings import get_settings
+    from singer_tasks.voices.catalog import list_voices
+    from singer_tasks.voices.loader import load_voice
+    from singer_tasks.voices.models import vocoder_network
+
+    settings = get_settings()
+    installed = {info.name: info for info in list_voices(settings)}
+    unknown = sorted(set(args.names) - set(installed))
+    if unknown:
+        print(f"error: no installed voice named {', '.join(map(repr, unknown))}", file=sys.stderr)
+        return 2
+    for name in args.names or sorted(installed):
+        if installed[name].kind != "diffsinger":
+            print(f"{name}: {installed[name].kind}, nothing to prepare")
+            continue
+        voice: Any = load_voice(installed[name].folder)
+        network = vocoder_network(voice.vocoder, "int8")
+        where = network.model_path if network is not None else "none (this vocoder stays in float)"
+        print(f"{name}: int8 vocoder network {where}")
+    return 0
+
+
 def add_parser(sub: Any) -> None:
     """Register `voices` (list, check, add) on the CLI's subparsers."""
     voices = sub.add_parser("voices", help="list, check and install voices")
@@ -111,3 +138,6 @@ def add_parser(sub: Any) -> None:
     add = actions.add_parser("add", help="check a voice, then copy it into the voices dir")
     add.add_argument("path", help="an OpenUtau voicebank folder or .zip, or a folder with voice.yaml")
     add.set_defaults(func=cmd_add)
+    prepare = actions.add_parser("prepare", help="build the voices' int8 vocoder networks into the voice cache")
+    prepare.add_argument("names", nargs="*", help="voice names (default: every installed DiffSinger voice)")
+    prepare.set_defaults(func=cmd_prepare)

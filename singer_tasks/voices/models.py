@@ -22,7 +22,7 @@ from singer_tasks.voices.chain import Chain, ChainTrace, Expression, Source, che
 from singer_tasks.voices.device import autocast, choose_device, to_device
 from singer_tasks.voices.diffsinger.acoustic.inputs import Curve
 from singer_tasks.voices.manifest import CURVE_NAMES, VoiceManifest
-from singer_tasks.voices.runtime import resolve_precision, stage_precisions
+from singer_tasks.voices.runtime import onnx_threads, resolve_precision, stage_precisions
 
 StepHook = Callable[[int, int], None]
 # .ds field names of the per-job curve overrides (openvpi's): key shift is "gender", speed "velocity".
@@ -274,8 +274,21 @@ def synthesize(
         )  # fmt: skip
         mel = to_natural_log(out.mel, model.config.mel.mel_base)
         with autocast(device.type, vocoder_precision):
-            wave = vocoder(mel.transpose(1, 2), inputs.f0, generator=torch.Generator().manual_seed(seed))
+            wave = vocoder(
+                mel.transpose(1, 2), inputs.f0, generator=torch.Generator().manual_seed(seed),
+                network=vocoder_network(vocoder, vocoder_precision),
+            )  # fmt: skip
     return mel.cpu(), wave.float().cpu()
+
+
+def vocoder_network(vocoder: Any, precision: str) -> Any:
+    """The network the vocoder runs for a stage precision: its int8 copy for "int8" where it can have one
+    (see `vocoder.int8.supported`; else float32), None (its own) otherwise."""
+    from singer_tasks.voices.vocoder import int8
+
+    if precision != "int8" or not int8.supported(vocoder):
+        return None
+    return int8.int8_network(vocoder, get_settings().voice_cache_dir / "int8", onnx_threads())
 
 
 def _voice_precision(manifest: VoiceManifest, device: str) -> str:

@@ -7,13 +7,13 @@ get the same share (`onnx_threads`).
 
 Render precision: "exact" is float32 and reproduces openvpi's output. "fast" is the quicker path this
 CPU has, chosen per stage (the acoustic denoiser, then the vocoder), because the fastest kernel differs
-by stage and by CPU: with AMX both stages run under bf16 autocast ("bf16"); with avx512_bf16 but no AMX
-(AMD Zen 4) the denoiser is faster with int8 weights and the vocoder under bf16 ("int8+bf16"); with
-VNNI and no bf16 the denoiser runs int8 and the vocoder float32 ("int8"; emulated bf16 is slower than
-float32 there). "auto" (the default) is the fast path where the CPU has bf16 or VNNI and exact
-elsewhere (`precision_for_cpu`: a static table keyed by the CPU flags, from the figures in
+by stage and by CPU: with AMX both stages run under bf16 autocast ("bf16"); with VNNI and no AMX
+(AMD Zen 4, Intel Cascade Lake / Ice Lake) both run int8 ("int8": int8 weights in the denoiser's inner
+layers, the vocoder's convolutions in ONNX Runtime's int8 kernels; emulated bf16 is slower than float32
+on CPUs without avx512_bf16). "auto" (the default) is the fast path where the CPU has bf16 or VNNI and
+exact elsewhere (`precision_for_cpu`: a static table keyed by the CPU flags, from the figures in
 docs/benchmarks.md). A precision names the denoiser's kernel, then "+" and the vocoder's when it
-differs from what the first implies (`stage_precisions`).
+differs ("int8+bf16", "int8+fp32": `stage_precisions`).
 `SINGER_PRECISION=exact|fast|auto` sets it for the process.
 """
 
@@ -43,17 +43,16 @@ AMX_BF16_FLAGS = frozenset({"amx_bf16"})
 VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
 # Every model precision a render may run: the denoiser's kernel, "+", the vocoder's where it differs.
 # fp16 is a GPU's (one without bf16); a CPU's fast path is one of the others.
-MODEL_PRECISIONS = ("fp32", "bf16", "fp16", "int8", "int8+bf16")
+MODEL_PRECISIONS = ("fp32", "bf16", "fp16", "int8", "int8+fp32", "int8+bf16")
 
 
 def stage_precisions(precision: str) -> tuple[str, str]:
-    """(the acoustic denoiser's precision, the vocoder's) for a model precision: "bf16" and "fp16" are that
-    half type for both, "int8" an int8 denoiser and a float32 vocoder, "int8+bf16" an int8 denoiser and a
-    bf16 vocoder."""
+    """(the acoustic denoiser's precision, the vocoder's) for a model precision: "bf16", "fp16" and "int8"
+    are that kernel for both; "int8+fp32" and "int8+bf16" an int8 denoiser and that vocoder."""
     if precision not in MODEL_PRECISIONS:
         raise ValueError(f"precision must be one of {MODEL_PRECISIONS}, got {precision!r}")
     denoiser, _, vocoder = precision.partition("+")
-    return denoiser, vocoder or (denoiser if denoiser in ("bf16", "fp16") else "fp32")
+    return denoiser, vocoder or denoiser
 
 
 def cpu_flags(cpuinfo: str | None = None) -> frozenset[str] | None:
@@ -84,21 +83,21 @@ def precision_for_cpu(mode: str, flags: Iterable[str], *, int8_available: bool =
     with these feature flags. A pure function: the table the figures in docs/benchmarks.md justify.
 
     AMX -> bf16 (the denoiser about 2.7x float32's speed, faster than int8; the vocoder 3x);
-    avx512_bf16 without AMX -> int8 denoiser (0.27 RTF against bf16's 0.40 on a Zen 4) and bf16 vocoder
-    (twice float32's speed there); VNNI without bf16 -> int8 denoiser, float32 vocoder (emulated bf16 is
-    slower than float32 there); none of these -> auto is exact (nothing measured faster), fast is int8
-    where torch has the kernels, else bf16."""
+    VNNI without AMX -> int8 for both stages (on a Zen 4, which has avx512_bf16 too: the denoiser 0.29
+    RTF against bf16's 0.40, the vocoder 0.15 against bf16's 0.17 and float32's 0.34); avx512_bf16
+    alone -> bf16; none of these -> auto is exact (nothing measured faster), fast is int8 where torch has
+    the kernels, else bf16."""
     if mode == "exact":
         return "fp32"
     have = frozenset(flags)
     int8_fast = int8_available and bool(have & VNNI_FLAGS)
     if have & AMX_BF16_FLAGS:
         return "bf16"
-    if have & BF16_FLAGS:
-        return "int8+bf16" if int8_fast else "bf16"
-    if int8_fast or (int8_available and mode == "fast"):
+    if int8_fast:
         return "int8"
-    return "bf16" if mode == "fast" else "fp32"
+    if have & BF16_FLAGS:
+        return "bf16"
+    return "int8" if int8_available and mode == "fast" else "bf16" if mode == "fast" else "fp32"
 
 
 def precision_setting(value: str | None = None) -> str:

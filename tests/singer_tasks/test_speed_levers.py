@@ -132,10 +132,11 @@ def test_int8_whole_render_close_to_exact() -> None:
 
 
 @needs_int8
-def test_int8_denoiser_with_bf16_vocoder() -> None:
-    """ "int8+bf16" (avx512_bf16 without AMX): the int8 denoiser's mel, then the vocoder under bf16."""
-    renders = _whole_renders("fp32", "int8", "int8+bf16")
-    (mel, wave), (mel8, wave8), (mixed_mel, mixed_wave) = renders["fp32"], renders["int8"], renders["int8+bf16"]
+@pytest.mark.parametrize("mixed", ["int8+bf16", "int8+fp32"])
+def test_int8_denoiser_with_another_vocoder_kernel(mixed: str) -> None:
+    """ "int8+bf16" and "int8+fp32": the int8 denoiser's mel, then the vocoder under bf16 or in float32."""
+    renders = _whole_renders("fp32", "int8", mixed)
+    (mel, wave), (mel8, wave8), (mixed_mel, mixed_wave) = renders["fp32"], renders["int8"], renders[mixed]
     assert torch.equal(mixed_mel, mel8)  # the same denoiser
     assert not torch.equal(mixed_wave, wave8)  # another vocoder kernel
     assert float((mixed_mel - mel).abs().mean()) <= MEL_TOLERANCE
@@ -145,7 +146,9 @@ def test_int8_denoiser_with_bf16_vocoder() -> None:
 def test_stage_precisions() -> None:
     assert stage_precisions("fp32") == ("fp32", "fp32")
     assert stage_precisions("bf16") == ("bf16", "bf16")
-    assert stage_precisions("int8") == ("int8", "fp32")
+    assert stage_precisions("fp16") == ("fp16", "fp16")
+    assert stage_precisions("int8") == ("int8", "int8")
+    assert stage_precisions("int8+fp32") == ("int8", "fp32")
     assert stage_precisions("int8+bf16") == ("int8", "bf16")
     with pytest.raises(ValueError, match="precision must be one of"):
         stage_precisions("int4")
@@ -181,7 +184,7 @@ ZEN3 = {"fpu", "sse2", "avx2", "fma"}
     ("flags", "auto", "fast"),
     [
         (SAPPHIRE, "bf16", "bf16"),
-        (ZEN4, "int8+bf16", "int8+bf16"),
+        (ZEN4, "int8", "int8"),
         ({"avx2", "avx512_bf16"}, "bf16", "bf16"),
         (NO_BF16_VNNI, "int8", "int8"),
         ({"avx2", "avx_vnni"}, "int8", "int8"),
@@ -217,4 +220,4 @@ def test_bench_rows_follow_the_default_precision() -> None:
     rows = {row.name: row for row in bench_variants(SAPPHIRE)}
     assert rows["default"].precision == rows["preview"].precision == "bf16"
     levers = {row.name for row in bench_variants(ZEN4, levers=True)}
-    assert {"exact", "default", "preview", "int8", "bf16"} <= levers
+    assert {"exact", "default", "preview", "int8+fp32", "int8+bf16", "bf16"} <= levers

@@ -134,3 +134,22 @@ def test_voices_come_from_the_bucket_on_first_use(voices_dir: Path, tmp_path: Pa
     assert folder is not None and (folder / "dsdur" / "dsconfig.yaml").is_file()
     assert not [p for p in (cache / "remote").iterdir() if p.name.startswith(".fetch-")]
     assert fetch_voice(blobs, "absent", cache) is None
+
+
+def test_prepare_builds_the_int8_vocoder_into_the_voice_cache(
+    capsys: pytest.CaptureFixture[str], voices_dir: Path, tmp_path: Path
+) -> None:
+    from tests.singer_tasks.test_voices import _copy_tiny
+
+    shutil.copytree(_copy_tiny(tmp_path), voices_dir / "tiny")
+    shutil.copytree(BANK, voices_dir / "folder-bank", ignore=shutil.ignore_patterns("cases"))
+    assert main(["voices", "prepare", "nobody"]) == 2
+    assert "no installed voice named 'nobody'" in capsys.readouterr().err
+    assert main(["voices", "prepare"]) == 0
+    out = capsys.readouterr().out
+    built = sorted((tmp_path / "cache" / "int8").glob("vocoder-*.onnx"))
+    assert len(built) == 1 and f"tiny: int8 vocoder network {built[0]}" in out
+    assert "tiny-random: voicebank, nothing to prepare" in out and "builtin: builtin, nothing to prepare" in out
+    stamp = built[0].stat().st_mtime_ns
+    assert main(["voices", "prepare", "tiny"]) == 0  # already there: read, not rebuilt
+    assert built[0].stat().st_mtime_ns == stamp

@@ -33,15 +33,19 @@ def test_an_openutau_voicebank_warms_up() -> None:
 
 
 @pytest.mark.skipif(not int8_supported(), reason="this torch has no dynamic int8 Linear kernel")
-def test_a_diffsinger_voice_warms_up_its_int8_denoiser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_diffsinger_voice_warms_up_its_int8_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SINGER_PRECISION", "fast")
+    monkeypatch.setenv("SINGER_VOICE_CACHE_DIR", str(tmp_path / "cache"))
     get_settings.cache_clear()
     voice: Any = load_voice(_copy_tiny(tmp_path))
     if "int8" not in voice.precision:
         pytest.skip(f"this CPU's fast mode is {voice.precision}, without int8")
-    assert "backbone" not in voice.model._int8
+    assert "backbone" not in voice.model._int8 and getattr(voice.vocoder, "_int8_network", None) is None
     assert warm_up(voice, "tiny") is not None
-    assert "backbone" in voice.model._int8  # made now, not in the first job's first phrase
+    # made now, not in the first job's first phrase
+    assert "backbone" in voice.model._int8
+    if voice.precision == "int8":  # the vocoder's int8 network too, built into the voice cache
+        assert voice.vocoder._int8_network.model_path.parent == tmp_path / "cache" / "int8"
 
 
 def test_a_voice_that_cannot_sing_silence_does_not_stop_the_worker() -> None:

@@ -13,6 +13,7 @@ float32 rounding). `channels_last_weights` lays the conv weights out the same wa
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -23,6 +24,8 @@ from singer_tasks.voices.runtime import release_free_memory
 from singer_tasks.voices.vocoder.config import VocoderConfig
 
 LRELU_SLOPE = 0.1
+# A replacement network (mel [B, M, T], channels-last source [B, 1, 1, N]) -> waveform [B, 1, T * hop].
+Network = Callable[[Tensor, Tensor], Tensor]
 
 
 @dataclass
@@ -219,40 +222,58 @@ class Generator(nn.Module):
         f0: Tensor,
         source: SourceNoise | None = None,
         generator: torch.Generator | None = None,
+        network: Network | None = None,
     ) -> Tensor:
         """mel [B, M, T] (ln), f0 [B, T] Hz (0 = unvoiced) -> waveform [B, 1, T * hop] in [-1, 1].
 
         Phrases longer than `chunk_frames` are synthesised in chunks with `chunk_context` frames of real
         context on each side (more than the network's reach, about 12 frames at openvpi's sizes),
         so peak memory stays that of a chunk while the output equals a whole-phrase pass to float rounding.
-        The source signal is always made for the whole phrase (its phase runs through the chunks)."""
+        The source signal is always made for the whole phrase (its phase runs through the chunks).
+        `network` replaces `self.network` (an int8 copy of it, see `int8.py`); it takes no inner noise."""
         source = source or SourceNoise()
-        if self.mini_nsf:
-            har_source = self.fast_sine(f0)
-        else:
-            har_source = self.m_source(f0, self.upp, source, generator).transpose(1, 2)
+        har_source = self.source_signal(f0, source, generator)
         frames = mel.shape[-1]
         if frames <= 2 * self.chunk_frames:
-            return self._synthesize(mel, to_channels_last(har_source), source, generator)
+            return self._synthesize(mel, to_channels_last(har_source), source, generator, network)
         hop = math.prod(self.config.upsample_rates)
         pieces = []
         for begin in range(0, frames, self.chunk_frames):
             end = min(frames, begin + self.chunk_frames)
             lo, hi = max(0, begin - self.chunk_context), min(frames, end + self.chunk_context)
             src = to_channels_last(har_source[..., lo * self.upp : hi * self.upp])
-            wave = self._synthesize(mel[..., lo:hi], src, source, generator)
+            wave = self._synthesize(mel[..., lo:hi], src, source, generator, network)
             pieces.append(wave[..., (begin - lo) * hop : (end - lo) * hop].clone())
             del wave, src
             release_free_memory()  # the chunk's temporaries, before the next chunk allocates its own
         return torch.cat(pieces, dim=-1)
 
+    def source_signal(self, f0: Tensor, source: SourceNoise, generator: torch.Generator | None) -> Tensor:
+        """The excitation [B, 1, T * upp] for f0 [B, T]: mini_nsf's sine, or the classic harmonic source."""
+        if self.mini_nsf:
+            return self.fast_sine(f0)
+        return self.m_source(f0, self.upp, source, generator).transpose(1, 2)  # type: ignore[no-any-return]
+
     def _synthesize(
-        self, mel: Tensor, har_source: Tensor, source: SourceNoise, generator: torch.Generator | None
-    ) -> Tensor:
-        """The network on mel [B, M, T] and its channels-last source [B, 1, 1, T * upp] -> [B, 1, T * hop]."""
-        x = conv(self.conv_pre, to_channels_last(mel))
+        self, mel: Tensor, har_source: Tensor, source: SourceNoise, generator: torch.Generator | None,
+        network: Network | None,
+    ) -> Tensor:  # fmt: skip
+        noise = None
         if self.config.noise_sigma > 0 and not source.zero:
-            x = x + self.config.noise_sigma * torch.randn(x.shape, generator=generator).to(x.device)
+            shape = (mel.shape[0], self.config.upsample_initial_channel, 1, mel.shape[-1])  # conv_pre's output
+            noise = self.config.noise_sigma * torch.randn(shape, generator=generator).to(mel.device)
+        if network is not None:
+            if noise is not None:
+                raise ValueError("this vocoder draws noise inside its network (noise_sigma > 0): run it in float")
+            return network(mel, har_source)
+        return self.network(mel, har_source, noise)
+
+    def network(self, mel: Tensor, har_source: Tensor, noise: Tensor | None = None) -> Tensor:
+        """The network on mel [B, M, T] and its channels-last source [B, 1, 1, T * upp] -> [B, 1, T * hop];
+        `noise` (the shape of conv_pre's output) is added after conv_pre."""
+        x = conv(self.conv_pre, to_channels_last(mel))
+        if noise is not None:
+            x = x + noise
         for i, up in enumerate(self.ups):
             x = conv_transpose(up, F.leaky_relu(x, LRELU_SLOPE, inplace=True))  # x: a temporary
             if not self.mini_nsf:
