@@ -53,7 +53,9 @@ def test_int8_vocoder_within_tolerance_on_the_references(name: str, tmp_path: Pa
     vocoder = load_vocoder(FIXTURES / name / "model.ckpt")
     case = torch.load(FIXTURES / name / "case.pt", weights_only=True)
     network = int8.int8_network(vocoder, tmp_path, threads=1)
-    assert "QLinearConv" in int8.describe(network) and not int8.describe(network).startswith("0 ")
+    kernels = int8.describe(network)
+    assert "QLinearConv" in kernels and not kernels.startswith("0 ")
+    assert ", 2 fp32 Conv (conv_pre, conv_post)" in kernels  # the sensitive ends stay float
     exact, quantized = _both(vocoder, case["mel"], case["f0"], network)
     assert quantized.shape == exact.shape and not torch.equal(quantized, exact)  # int8 really ran
     assert _snr_db(exact, quantized) >= SNR_DB
