@@ -353,6 +353,23 @@ def _cpu_line(flags: frozenset[str]) -> str:
     )
 
 
+def _int8_denoiser_kernels(backbone: Any) -> str:
+    session = getattr(backbone, "session", None)
+    if session is not None:  # LYNXNet2 in ONNX Runtime
+        ops = session.op_counts()
+        return (
+            f"denoiser: ONNX Runtime, {ops.get('MatMulInteger', 0)} MatMuls int8 (per-channel weights, dynamic "
+            f"activations; MLAS VNNI kernels), {ops.get('MatMul', 0)} float32"
+        )
+    quantized = sum("quantized" in type(m).__module__ for m in backbone.modules())
+    if not quantized:
+        return "denoiser: nothing to quantize, fp32"
+    return (
+        f"denoiser: {quantized} Linear layers dynamic int8 (per-channel weights, torch.ao "
+        f"{torch.backends.quantized.engine} engine: fbgemm/oneDNN VNNI), the rest fp32"
+    )
+
+
 def _int8_vocoder_kernels(vocoder: Any) -> str:
     from singer_tasks.voices.vocoder import int8
 
@@ -371,14 +388,7 @@ def _kernels(rows: list[BenchRow], model: Any, vocoder: Any) -> None:
             print(f"kernels {precision}: denoiser and vocoder {kind}")
             continue
         if denoiser == "int8":
-            backbone = model.int8_backbone()
-            quantized = sum("quantized" in type(m).__module__ for m in backbone.modules())
-            detail = (
-                f"denoiser: {quantized} Linear layers dynamic int8 (per-channel weights, torch.ao "
-                f"{torch.backends.quantized.engine} engine: fbgemm/oneDNN VNNI), the rest fp32"
-                if quantized
-                else "denoiser: nothing to quantize, fp32"
-            )
+            detail = _int8_denoiser_kernels(model.int8_backbone())
         elif denoiser == "bf16":
             detail = "denoiser: bf16 autocast (oneDNN; native bf16: AMX / avx512_bf16)"
         else:

@@ -5,8 +5,9 @@
   graph and checkpoint, and print what was found, or the error naming the file and key (exit status 2).
 - ``add PATH``: check, then copy the folder or zip into the voices dir; an existing name is never overwritten.
 - ``prepare [NAME ...]``: build what a DiffSinger voice's int8 render reads from the voice cache (its
-  vocoder's int8 network, about 10 s at the default size), so a worker does not build it at start; the
-  result runs on any CPU, so an image build can prepare it (deploy/worker.Dockerfile does).
+  vocoder's int8 network and, for a LYNXNet2 denoiser, the denoiser's: about 15 s at the default size),
+  so a worker does not build them at start; they run on any CPU, so an image build can prepare them
+  (deploy/worker.Dockerfile does).
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    """Build the int8 vocoder network of every DiffSinger voice named (all installed ones by default)."""
+    """Build the int8 vocoder network and denoiser of every DiffSinger voice named (all installed ones by
+    default)."""
     from singer_tasks.settings import get_settings
     from singer_tasks.voices.catalog import list_voices
     from singer_tasks.voices.loader import load_voice
@@ -123,6 +125,9 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         network = vocoder_network(voice.vocoder, "int8")
         where = network.model_path if network is not None else "none (this vocoder stays in float)"
         print(f"{name}: int8 vocoder network {where}")
+        session = getattr(voice.model.int8_backbone(), "session", None)
+        where = session.model_path if session is not None else "none (torch's own int8, made in memory)"
+        print(f"{name}: int8 denoiser {where}")
     return 0
 
 
@@ -138,6 +143,6 @@ def add_parser(sub: Any) -> None:
     add = actions.add_parser("add", help="check a voice, then copy it into the voices dir")
     add.add_argument("path", help="an OpenUtau voicebank folder or .zip, or a folder with voice.yaml")
     add.set_defaults(func=cmd_add)
-    prepare = actions.add_parser("prepare", help="build the voices' int8 vocoder networks into the voice cache")
+    prepare = actions.add_parser("prepare", help="build the voices' int8 vocoders and denoisers into the voice cache")
     prepare.add_argument("names", nargs="*", help="voice names (default: every installed DiffSinger voice)")
     prepare.set_defaults(func=cmd_prepare)

@@ -17,7 +17,12 @@ from benchmarks.bench_fast import PREVIEW_STEPS, bench_variants, default_hparams
 from benchmarks.bench_voices import DEFAULT_ACOUSTIC, VOCAB, _acoustic_inputs
 from singer_tasks.voices.diffsinger.acoustic.backbones import build_backbone
 from singer_tasks.voices.diffsinger.acoustic.config import AcousticConfig
-from singer_tasks.voices.diffsinger.acoustic.int8 import int8_backbone, int8_supported, quantizable_layers
+from singer_tasks.voices.diffsinger.acoustic.int8 import (
+    OnnxInt8Backbone,
+    int8_backbone,
+    int8_supported,
+    quantizable_layers,
+)
 from singer_tasks.voices.diffsinger.acoustic.load import build_acoustic_model, read_config
 from singer_tasks.voices.diffsinger.acoustic.model import AcousticInputs, DiffSingerAcoustic
 from singer_tasks.voices.diffsinger.acoustic.phonemes import PhonemeDictionary
@@ -114,6 +119,38 @@ def test_int8_keeps_sensitive_layers_float32() -> None:
     for name in ("input_projection", "output_projection", "diffusion_embedding.1", "diffusion_embedding.3"):
         assert kinds[name] is torch.nn.Linear
     assert "_int8" not in dict(model.named_modules()) and all("_int8" not in k for k in model.state_dict())
+
+
+@needs_int8
+def test_lynxnet2_int8_runs_in_onnx_runtime_with_the_same_layers_int8(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = _fixture("main-lynxnet2-euler")[0]
+    backbone = _backbone(model)
+    onnx_int8 = int8_backbone(backbone, tmp_path, threads=1)
+    assert isinstance(onnx_int8, OnnxInt8Backbone)
+    ops = onnx_int8.session.op_counts()
+    assert ops["MatMulInteger"] == len(quantizable_layers(backbone))  # the inner layers, int8
+    assert ops["MatMul"] >= 2  # input and output projections (and the step embedding) stay float32
+    spec, step = torch.randn(1, 1, 128, 40, generator=torch.Generator().manual_seed(2)), torch.tensor([300.0])
+    cond = torch.randn(1, model.config.hidden_size, 40, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        exact = backbone(spec, step, cond)
+        fast = onnx_int8(spec, step, cond)
+    assert fast.shape == exact.shape and not torch.equal(fast, exact)
+    assert float((fast - exact).norm() / exact.norm()) <= 0.02
+    # Another process with the same weights reads the cached model; other weights get their own.
+    monkeypatch.setattr("singer_tasks.voices.diffsinger.acoustic.int8._build", _no_build)
+    again = int8_backbone(_backbone(_fixture("main-lynxnet2-euler")[0]), tmp_path, threads=1)
+    assert again.session.model_path == onnx_int8.session.model_path
+    # Other backbones (no Linear layers inside: WaveNet, LYNXNet) keep torch's path, and so does no cache.
+    wavenet = _backbone(_fixture("legacy-wavenet-ddpm-ddim")[0])
+    assert int8_backbone(wavenet, tmp_path) is wavenet
+    assert isinstance(int8_backbone(backbone), torch.nn.Module)
+
+
+def _no_build(*_: object) -> None:
+    raise AssertionError("rebuilt although the cache holds it")
 
 
 def _whole_renders(*precisions: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:

@@ -148,7 +148,7 @@ def test_prepare_builds_the_int8_vocoder_into_the_voice_cache(
     assert main(["voices", "prepare"]) == 0
     out = capsys.readouterr().out
     built = sorted((tmp_path / "cache" / "int8").glob("vocoder-*.onnx"))
-    assert len(built) == 1 and f"tiny: int8 vocoder network {built[0]}" in out
+    assert len(built) == 1 and f"tiny: int8 vocoder network {built[0]}" in out and "tiny: int8 denoiser " in out
     assert "tiny-random: voicebank, nothing to prepare" in out and "builtin: builtin, nothing to prepare" in out
     stamp = built[0].stat().st_mtime_ns
     assert main(["voices", "prepare", "tiny"]) == 0  # already there: read, not rebuilt

@@ -21,18 +21,15 @@ A vocoder with `noise_sigma` > 0 draws noise inside its network; it keeps float3
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
+from singer_tasks.voices.onnx_cache import OnnxSession, build_once, weights_digest
 from singer_tasks.voices.vocoder.nsf_hifigan import Generator, SourceNoise
 
 RECIPE = "int8-qlinearconv-minmax-v2"  # part of the cache key: change it when the recipe changes
@@ -45,28 +42,12 @@ def supported(vocoder: Generator) -> bool:
     return on_cpu and vocoder.config.noise_sigma <= 0
 
 
-class Int8Network:
+class Int8Network(OnnxSession):
     """The generator's network (mel [B, M, T], channels-last source [B, 1, 1, N]) -> waveform [B, 1, T * hop]
     in an ONNX Runtime session with int8 convolutions."""
 
-    def __init__(self, model_path: Path, threads: int) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(1, threads)
-        options.inter_op_num_threads = 1
-        # No spinning between calls: torch's threads run the next stage on the same cores.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-        self.model_path = model_path
-
     def __call__(self, mel: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
-        feed = {
-            "mel": mel.float().contiguous().numpy(),
-            "source": source.float().reshape(source.shape[0], 1, -1).contiguous().numpy(),
-        }
-        wave = self.session.run(None, feed)[0]
-        return torch.from_numpy(wave)
+        return self.run(mel=mel, source=source.reshape(source.shape[0], 1, -1))
 
 
 def int8_network(vocoder: Generator, cache_dir: Path, threads: int) -> Int8Network:
@@ -78,23 +59,14 @@ def int8_network(vocoder: Generator, cache_dir: Path, threads: int) -> Int8Netwo
         cached = getattr(vocoder, "_int8_network", None)
         if cached is None:
             path = cache_dir / f"vocoder-{weights_key(vocoder)}.onnx"
-            if not path.is_file():
-                build(vocoder, path)
-            cached = Int8Network(path, threads)
+            cached = Int8Network(build_once(path, lambda scratch, target: build(vocoder, scratch, target)), threads)
             object.__setattr__(vocoder, "_int8_network", cached)  # not a submodule: no state-dict entry
         return cached
 
 
 def weights_key(vocoder: Generator) -> str:
     """A digest of the vocoder's config, weights and this recipe (and the runtime versions that build it)."""
-    import onnxruntime
-
-    digest = hashlib.sha256(f"{RECIPE}|{torch.__version__}|{onnxruntime.__version__}".encode())
-    digest.update(repr(sorted(vars(vocoder.config).items())).encode())
-    for name, tensor in sorted(vocoder.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().float().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:32]
+    return weights_digest(RECIPE, sorted(vars(vocoder.config).items()), vocoder.state_dict().items())
 
 
 class _Network(torch.nn.Module):
@@ -108,8 +80,8 @@ class _Network(torch.nn.Module):
         return self.vocoder.network(mel, source.unsqueeze(2).contiguous(memory_format=torch.channels_last))
 
 
-def build(vocoder: Generator, path: Path) -> None:
-    """Export, calibrate and quantize the network of `vocoder` into `path` (written atomically)."""
+def build(vocoder: Generator, scratch: Path, target: Path) -> None:
+    """Export, calibrate and quantize the network of `vocoder` into `target` (`scratch`: a work folder)."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -122,11 +94,10 @@ def build(vocoder: Generator, path: Path) -> None:
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.items, None)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp, warnings.catch_warnings():
+    exported, prepared = scratch / "net.onnx", scratch / "pre.onnx"
+    mel, source = (torch.from_numpy(samples[0][key]) for key in ("mel", "source"))
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's and the quantizer's notices
-        exported, prepared, quantized = (Path(tmp) / name for name in ("net.onnx", "pre.onnx", "int8.onnx"))
-        mel, source = (torch.from_numpy(samples[0][key]) for key in ("mel", "source"))
         with torch.no_grad():
             torch.onnx.export(
                 _Network(vocoder), (mel, source), str(exported), input_names=["mel", "source"],
@@ -136,11 +107,10 @@ def build(vocoder: Generator, path: Path) -> None:
         quant_pre_process(str(exported), str(prepared), skip_symbolic_shape=True)
         # Convolutions only: int8 residual additions too were 21 % faster but cost 5 dB of SNR (37 -> 32 dB).
         quantize_static(
-            str(prepared), str(quantized), Reader(), quant_format=QuantFormat.QOperator, per_channel=True,
+            str(prepared), str(target), Reader(), quant_format=QuantFormat.QOperator, per_channel=True,
             weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8, op_types_to_quantize=["Conv"],
             nodes_to_exclude=float_convs(prepared),
         )  # fmt: skip
-        os.replace(quantized, path)
 
 
 def float_convs(model_path: Path) -> list[str]:
@@ -202,13 +172,10 @@ def calibration_inputs(vocoder: Generator, seconds: float = 1.5) -> list[dict[st
     return inputs
 
 
-def describe(network: Any) -> str:
+def describe(network: OnnxSession) -> str:
     """A line for the bench: which kernels the int8 network runs."""
-    import onnx
-
-    model = onnx.load(str(network.model_path))
-    kinds = [node.op_type for node in model.graph.node]
+    kinds = network.op_counts()
     return (
-        f"{kinds.count('QLinearConv')} QLinearConv (int8, per-channel weights), {kinds.count('Conv')} fp32 Conv "
+        f"{kinds.get('QLinearConv', 0)} QLinearConv (int8, per-channel weights), {kinds.get('Conv', 0)} fp32 Conv "
         "(conv_pre, conv_post)"
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -65,17 +66,21 @@ class DiffSingerAcoustic(nn.Module):
         else:
             raise ValueError(f"diffusion_type {config.diffusion_type!r} is not ddpm or reflow")
         # a plain dict, not an attribute: a Module attribute would join the state dict and parameters()
-        self._int8: dict[str, nn.Module] = {}
+        self._int8: dict[str, Any] = {}
 
-    def int8_backbone(self) -> nn.Module:
-        """The denoiser backbone with int8 inner layers, made on the first int8 render and kept."""
+    def int8_backbone(self) -> Any:
+        """The denoiser backbone with int8 inner layers (see int8.py), made on the first int8 render and kept;
+        an ONNX Runtime copy is read from (or built into) the voice cache."""
         with _INT8_LOCK:  # one lock for all models (a per-model lock would make them uncopyable)
             if "backbone" not in self._int8:
+                from singer_tasks.settings import get_settings
                 from singer_tasks.voices.diffsinger.acoustic.int8 import int8_backbone
+                from singer_tasks.voices.runtime import onnx_threads
 
                 diffusion = self.diffusion
                 fp32 = diffusion.velocity_fn if isinstance(diffusion, RectifiedFlow) else diffusion.denoise_fn
-                self._int8["backbone"] = int8_backbone(fp32)
+                cache = get_settings().voice_cache_dir / "int8"
+                self._int8["backbone"] = int8_backbone(fp32, cache, onnx_threads())
             return self._int8["backbone"]
 
     def default_algorithm(self) -> str:
