@@ -125,6 +125,14 @@ def test_int8_keeps_sensitive_layers_float32() -> None:
 def test_lynxnet2_int8_runs_in_onnx_runtime_with_the_same_layers_int8(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import singer_tasks.voices.diffsinger.acoustic.int8 as int8_module
+    import singer_tasks.voices.runtime as runtime_module
+
+    # ONNX Runtime where it is the faster: not with AMX (oneDNN's int8 tiles serve torch's copy there).
+    monkeypatch.setattr(runtime_module, "cpu_flags", lambda: frozenset({"avx512_vnni", "amx_int8"}))
+    assert not int8_module._onnx_faster()
+    monkeypatch.setattr(runtime_module, "cpu_flags", lambda: frozenset({"avx512_vnni", "avx512_bf16"}))
+    assert int8_module._onnx_faster()
     model = _fixture("main-lynxnet2-euler")[0]
     backbone = _backbone(model)
     onnx_int8 = int8_backbone(backbone, tmp_path, threads=1)

@@ -16,7 +16,8 @@ unchanged, so int8 renders them exactly.
 torch marks its quantized tensor types deprecated (to move to torchao); they work in the pinned torch.
 `int8_supported` says whether this torch can do it; callers fall back to float32 when it cannot.
 
-LYNXNet2 (openvpi's current default) runs the same recipe in ONNX Runtime instead (`OnnxInt8Backbone`):
+LYNXNet2 (openvpi's current default) runs the same recipe in ONNX Runtime instead on CPUs without AMX
+(`OnnxInt8Backbone`, `_onnx_faster`):
 the backbone exported with its step embedding, the same Linear layers as int8 MatMuls (per-channel
 weights, activations quantized per call), the same layers float32. Its int8 kernels (MLAS, VNNI) took
 0.101 s per step against torch's 0.117 s at the default size on a 10 s phrase (Zen 4, 2 threads); the
@@ -81,15 +82,31 @@ def quantizable_layers(backbone: nn.Module) -> list[str]:
 
 
 def int8_backbone(backbone: nn.Module, cache_dir: Path | None = None, threads: int = 1) -> Any:
-    """The int8 denoiser for `backbone`: LYNXNet2 in ONNX Runtime (built into `cache_dir`, when given),
-    else torch's dynamic int8 copy (`torch_int8_backbone`). Either is called as the backbone is."""
+    """The int8 denoiser for `backbone`: LYNXNet2 in ONNX Runtime (built into `cache_dir`, when given, on
+    a CPU without AMX), else torch's dynamic int8 copy (`torch_int8_backbone`). Either is called as the
+    backbone is."""
     on_cpu = all(p.device.type == "cpu" for p in backbone.parameters())
-    if cache_dir is not None and on_cpu and isinstance(backbone, LYNXNet2) and quantizable_layers(backbone):
+    if (
+        cache_dir is not None
+        and on_cpu
+        and isinstance(backbone, LYNXNet2)
+        and quantizable_layers(backbone)
+        and _onnx_faster()
+    ):
         try:
             return OnnxInt8Backbone.for_backbone(backbone, cache_dir, threads)
         except Exception as e:  # an export this torch cannot do: torch's own int8 still serves
             log.warning("int8.onnx_backbone_failed", error=f"{type(e).__name__}: {e}")
     return torch_int8_backbone(backbone)
+
+
+def _onnx_faster() -> bool:
+    """Whether ONNX Runtime's int8 is the faster here: on VNNI CPUs (Zen 4: 1.13x torch's on a whole
+    acoustic render), not where oneDNN has AMX tiles for torch's int8 (an AMX Xeon measured torch's int8
+    step 2.08x float32, ONNX Runtime's 1.14x)."""
+    from singer_tasks.voices.runtime import cpu_flags
+
+    return "amx_int8" not in (cpu_flags() or frozenset())
 
 
 class OnnxInt8Backbone:
