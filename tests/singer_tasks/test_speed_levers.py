@@ -21,6 +21,7 @@ from singer_tasks.voices.diffsinger.acoustic.int8 import (
     OnnxInt8Backbone,
     int8_backbone,
     int8_supported,
+    onnx_faster,
     quantizable_layers,
 )
 from singer_tasks.voices.diffsinger.acoustic.load import build_acoustic_model, read_config
@@ -125,17 +126,12 @@ def test_int8_keeps_sensitive_layers_float32() -> None:
 def test_lynxnet2_int8_runs_in_onnx_runtime_with_the_same_layers_int8(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import singer_tasks.voices.diffsinger.acoustic.int8 as int8_module
-    import singer_tasks.voices.runtime as runtime_module
-
     # ONNX Runtime where it is the faster: not with AMX (oneDNN's int8 tiles serve torch's copy there).
-    monkeypatch.setattr(runtime_module, "cpu_flags", lambda: frozenset({"avx512_vnni", "amx_int8"}))
-    assert not int8_module._onnx_faster()
-    monkeypatch.setattr(runtime_module, "cpu_flags", lambda: frozenset({"avx512_vnni", "avx512_bf16"}))
-    assert int8_module._onnx_faster()
+    assert onnx_faster(ZEN4) and onnx_faster(NO_BF16_VNNI) and not onnx_faster(SAPPHIRE)
     model = _fixture("main-lynxnet2-euler")[0]
     backbone = _backbone(model)
-    onnx_int8 = int8_backbone(backbone, tmp_path, threads=1)
+    assert isinstance(int8_backbone(backbone, tmp_path, threads=1, cpu_flags=SAPPHIRE), torch.nn.Module)
+    onnx_int8 = int8_backbone(backbone, tmp_path, threads=1, cpu_flags=ZEN4)
     assert isinstance(onnx_int8, OnnxInt8Backbone)
     ops = onnx_int8.session.op_counts()
     assert ops["MatMulInteger"] == len(quantizable_layers(backbone))  # the inner layers, int8
@@ -149,7 +145,7 @@ def test_lynxnet2_int8_runs_in_onnx_runtime_with_the_same_layers_int8(
     assert float((fast - exact).norm() / exact.norm()) <= 0.02
     # Another process with the same weights reads the cached model; other weights get their own.
     monkeypatch.setattr("singer_tasks.voices.diffsinger.acoustic.int8._build", _no_build)
-    again = int8_backbone(_backbone(_fixture("main-lynxnet2-euler")[0]), tmp_path, threads=1)
+    again = int8_backbone(_backbone(_fixture("main-lynxnet2-euler")[0]), tmp_path, threads=1, cpu_flags=ZEN4)
     assert again.session.model_path == onnx_int8.session.model_path
     # Other backbones (no Linear layers inside: WaveNet, LYNXNet) keep torch's path, and so does no cache.
     wavenet = _backbone(_fixture("legacy-wavenet-ddpm-ddim")[0])

@@ -17,7 +17,7 @@ torch marks its quantized tensor types deprecated (to move to torchao); they wor
 `int8_supported` says whether this torch can do it; callers fall back to float32 when it cannot.
 
 LYNXNet2 (openvpi's current default) runs the same recipe in ONNX Runtime instead on CPUs without AMX
-(`OnnxInt8Backbone`, `_onnx_faster`):
+(`OnnxInt8Backbone`, `onnx_faster`):
 the backbone exported with its step embedding, the same Linear layers as int8 MatMuls (per-channel
 weights, activations quantized per call), the same layers float32. Its int8 kernels (MLAS, VNNI) took
 0.101 s per step against torch's 0.117 s at the default size on a 10 s phrase (Zen 4, 2 threads); the
@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import functools
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -81,17 +82,19 @@ def quantizable_layers(backbone: nn.Module) -> list[str]:
     ]
 
 
-def int8_backbone(backbone: nn.Module, cache_dir: Path | None = None, threads: int = 1) -> Any:
+def int8_backbone(
+    backbone: nn.Module, cache_dir: Path | None = None, threads: int = 1, cpu_flags: Iterable[str] = ()
+) -> Any:
     """The int8 denoiser for `backbone`: LYNXNet2 in ONNX Runtime (built into `cache_dir`, when given, on
-    a CPU without AMX), else torch's dynamic int8 copy (`torch_int8_backbone`). Either is called as the
-    backbone is."""
+    a CPU without AMX: `cpu_flags` are the CPU's), else torch's dynamic int8 copy (`torch_int8_backbone`).
+    Either is called as the backbone is."""
     on_cpu = all(p.device.type == "cpu" for p in backbone.parameters())
     if (
         cache_dir is not None
         and on_cpu
         and isinstance(backbone, LYNXNet2)
         and quantizable_layers(backbone)
-        and _onnx_faster()
+        and onnx_faster(cpu_flags)
     ):
         try:
             return OnnxInt8Backbone.for_backbone(backbone, cache_dir, threads)
@@ -100,13 +103,11 @@ def int8_backbone(backbone: nn.Module, cache_dir: Path | None = None, threads: i
     return torch_int8_backbone(backbone)
 
 
-def _onnx_faster() -> bool:
-    """Whether ONNX Runtime's int8 is the faster here: on VNNI CPUs (Zen 4: 1.13x torch's on a whole
-    acoustic render), not where oneDNN has AMX tiles for torch's int8 (an AMX Xeon measured torch's int8
-    step 2.08x float32, ONNX Runtime's 1.14x)."""
-    from singer_tasks.voices.runtime import cpu_flags
-
-    return "amx_int8" not in (cpu_flags() or frozenset())
+def onnx_faster(cpu_flags: Iterable[str]) -> bool:
+    """Whether ONNX Runtime's int8 is the faster on a CPU with these flags: on VNNI CPUs (Zen 4: 1.13x
+    torch's on a whole acoustic render), not where oneDNN has AMX tiles for torch's int8 (an AMX Xeon
+    measured torch's int8 step 2.08x float32, ONNX Runtime's 1.14x)."""
+    return "amx_int8" not in set(cpu_flags)
 
 
 class OnnxInt8Backbone:

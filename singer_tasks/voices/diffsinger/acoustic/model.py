@@ -75,12 +75,13 @@ class DiffSingerAcoustic(nn.Module):
             if "backbone" not in self._int8:
                 from singer_tasks.settings import get_settings
                 from singer_tasks.voices.diffsinger.acoustic.int8 import int8_backbone
-                from singer_tasks.voices.runtime import onnx_threads
+                from singer_tasks.voices.runtime import cpu_flags, onnx_threads
 
                 diffusion = self.diffusion
                 fp32 = diffusion.velocity_fn if isinstance(diffusion, RectifiedFlow) else diffusion.denoise_fn
                 cache = get_settings().voice_cache_dir / "int8"
-                self._int8["backbone"] = int8_backbone(fp32, cache, onnx_threads())
+                flags = cpu_flags() or frozenset()
+                self._int8["backbone"] = int8_backbone(fp32, cache, onnx_threads(), flags)
             return self._int8["backbone"]
 
     def default_algorithm(self) -> str:
