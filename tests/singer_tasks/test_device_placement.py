@@ -17,12 +17,11 @@ import torch
 from singer_tasks.errors import SettingsError
 from singer_tasks.settings import get_settings
 from singer_tasks.voices.device import autocast, to_device
-from singer_tasks.voices.diffsinger.acoustic.load import build_acoustic_model, read_config
 from singer_tasks.voices.diffsinger.acoustic.model import AcousticInputs, DiffSingerAcoustic
-from singer_tasks.voices.diffsinger.acoustic.phonemes import PhonemeDictionary
 from singer_tasks.voices.diffsinger.variance import VarianceInputs, VarianceModel
 from singer_tasks.voices.runtime import resolve_precision, stage_precisions
 from singer_tasks.voices.vocoder.load import load_vocoder
+from tests.singer_tasks.test_speed_levers import _fixture
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openvpi"
 ACOUSTIC = ["main-lynxnet2-euler", "main-allembeds-rk4", "legacy-wavenet-ddpm-ddim", "v25-lynxnet-rk2"]
@@ -32,13 +31,8 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU he
 
 
 def _acoustic(name: str) -> tuple[DiffSingerAcoustic, AcousticInputs]:
-    folder = FIXTURES / name
-    vocab = PhonemeDictionary.read({"zh": folder / "dictionary.txt"}).vocab_size
-    model = build_acoustic_model(read_config(folder / "config.yaml"), folder / "model.ckpt", vocab)
-    case = torch.load(folder / "case.pt", weights_only=True)
-    extra = case["extra"]
-    curves = {k: v for k, v in extra.items() if k != "spk_embed_id"}
-    return model, AcousticInputs(case["tokens"], case["mel2ph"], case["f0"], curves, spk_id=extra.get("spk_embed_id"))
+    model, inputs, _ = _fixture(name)
+    return model, inputs
 
 
 def _variance(name: str) -> tuple[VarianceModel, VarianceInputs]:
