@@ -15,10 +15,15 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+import structlog
 import torch
+
+log = structlog.get_logger("singer.voices")
+Session = TypeVar("Session", bound="OnnxSession")
+Build = Callable[[Path, Path], None]
 
 
 def weights_digest(recipe: str, config: object, state: Iterable[tuple[str, torch.Tensor]]) -> str:
@@ -33,7 +38,7 @@ def weights_digest(recipe: str, config: object, state: Iterable[tuple[str, torch
     return digest.hexdigest()[:32]
 
 
-def build_once(path: Path, build: Callable[[Path, Path], None]) -> Path:
+def build_once(path: Path, build: Build) -> Path:
     """`path`, built by `build(scratch folder, target file)` unless it is there already. The file is
     written beside `path` and renamed into place, so a reader never sees half of one (two processes
     building the same digest both rename a whole file)."""
@@ -75,3 +80,15 @@ class OnnxSession:
         for node in onnx.load(str(self.model_path)).graph.node:
             counts[node.op_type] = counts.get(node.op_type, 0) + 1
         return counts
+
+
+def cached_session(kind: type[Session], path: Path, build: Build, threads: int) -> Session:
+    """A `kind` session on the model at `path`, built first where it is missing; a file there that ONNX
+    Runtime cannot load (a cut copy, a disk fault) is built again once rather than failing every render."""
+    build_once(path, build)
+    try:
+        return kind(path, threads)
+    except Exception as e:  # onnxruntime raises its own types (InvalidProtobuf, Fail, ...)
+        log.warning("onnx_cache.rebuilt", path=str(path), error=f"{type(e).__name__}: {e}")
+        path.unlink(missing_ok=True)
+        return kind(build_once(path, build), threads)

@@ -119,3 +119,16 @@ def test_calibration_tones_follow_the_vocoder_settings() -> None:
         assert source.shape == (1, 1, frames * upp)
     levels = sorted(float(s["mel"].max()) for s in samples)
     assert levels[-1] - levels[0] > 5  # quiet to loud, not one level
+
+
+def test_a_damaged_cached_model_is_built_again(tmp_path: Path) -> None:
+    path = FIXTURES / "voc-mini" / "model.ckpt"
+    built = int8.int8_network(load_vocoder(path), tmp_path, threads=1).model_path
+    good = built.read_bytes()
+    built.write_bytes(good[: len(good) // 3])  # a cut copy
+    vocoder = load_vocoder(path)
+    network = int8.int8_network(vocoder, tmp_path, threads=1)  # not an error: built again
+    assert network.model_path == built and built.read_bytes() != good[: len(good) // 3]
+    case = torch.load(FIXTURES / "voc-mini" / "case.pt", weights_only=True)
+    exact, quantized = _both(vocoder, case["mel"], case["f0"], network)
+    assert _snr_db(exact, quantized) >= SNR_DB

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from singer_tasks.voices.onnx_cache import OnnxSession, build_once, weights_digest
+from singer_tasks.voices.onnx_cache import OnnxSession, cached_session, weights_digest
 from singer_tasks.voices.vocoder.nsf_hifigan import Generator, SourceNoise
 
 RECIPE = "int8-qlinearconv-minmax-v2"  # part of the cache key: change it when the recipe changes
@@ -59,7 +59,7 @@ def int8_network(vocoder: Generator, cache_dir: Path, threads: int) -> Int8Netwo
         cached = getattr(vocoder, "_int8_network", None)
         if cached is None:
             path = cache_dir / f"vocoder-{weights_key(vocoder)}.onnx"
-            cached = Int8Network(build_once(path, lambda scratch, target: build(vocoder, scratch, target)), threads)
+            cached = cached_session(Int8Network, path, lambda scratch, target: build(vocoder, scratch, target), threads)
             object.__setattr__(vocoder, "_int8_network", cached)  # not a submodule: no state-dict entry
         return cached
 

@@ -38,7 +38,7 @@ import torch
 from torch import Tensor, nn
 
 from singer_tasks.voices.diffsinger.acoustic.backbones.lynxnet2 import LYNXNet2
-from singer_tasks.voices.onnx_cache import OnnxSession, build_once, weights_digest
+from singer_tasks.voices.onnx_cache import OnnxSession, cached_session, weights_digest
 
 log = structlog.get_logger("singer.voices")
 RECIPE = "lynxnet2-int8-matmul-dynamic-v1"  # part of the cache key: change it when the recipe changes
@@ -122,8 +122,9 @@ class OnnxInt8Backbone:
     def for_backbone(cls, backbone: LYNXNet2, cache_dir: Path, threads: int) -> OnnxInt8Backbone:
         """From `cache_dir` (or built there first)."""
         key = weights_digest(RECIPE, backbone, backbone.state_dict().items())
-        path = build_once(cache_dir / f"denoiser-{key}.onnx", lambda scratch, target: _build(backbone, scratch, target))
-        return cls(backbone, OnnxSession(path, threads))
+        path = cache_dir / f"denoiser-{key}.onnx"
+        session = cached_session(OnnxSession, path, lambda scratch, target: _build(backbone, scratch, target), threads)
+        return cls(backbone, session)
 
     def __call__(self, spec: Tensor, step: Tensor, cond: Tensor, cond_projected: Tensor | None = None) -> Tensor:
         projected = self.project_condition(cond) if cond_projected is None else cond_projected
