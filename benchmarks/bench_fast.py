@@ -43,10 +43,10 @@ from benchmarks import openvpi_side
 from benchmarks.bench_voices import DEFAULT_ACOUSTIC, DEFAULT_VOCODER, VOCAB, _acoustic_inputs, _save_vocoder
 from benchmarks.machine import cpu_line
 from singer_tasks.settings import SingerSettings
-from singer_tasks.voices.device import autocast, to_device
+from singer_tasks.voices.device import to_device
 from singer_tasks.voices.diffsinger.acoustic.config import AcousticConfig
 from singer_tasks.voices.diffsinger.acoustic.load import build_acoustic_model
-from singer_tasks.voices.models import vocoder_network
+from singer_tasks.voices.models import vocode, vocoder_network
 from singer_tasks.voices.runtime import (
     BF16_FLAGS,
     configure_torch,
@@ -207,11 +207,7 @@ def main(argv: list[str] | None = None) -> None:
                 mel = model.render(inputs, noise=noise, precision=denoiser, steps=steps).mel
                 _sync(device)
                 t1 = time.perf_counter()
-                with autocast(device.type, vocoder_precision):
-                    wave = vocoder(
-                        mel.transpose(1, 2), inputs.f0, generator=torch.Generator().manual_seed(0),
-                        network=vocoder_network(vocoder, vocoder_precision),
-                    ).float()  # fmt: skip
+                wave = vocode(vocoder, mel, inputs.f0, vocoder_precision)
                 _sync(device)
             t2 = time.perf_counter()
             results.setdefault(name, []).append({"acoustic": t1 - t0, "vocoder": t2 - t1, "whole": t2 - t0})
@@ -417,14 +413,8 @@ def _quality(results: dict[str, Any], rows: list[BenchRow], vocoder: Any, inputs
         )
         vocoder_precision = stage_precisions(row.precision)[1]
         if vocoder_precision != "fp32" and not row.steps:
-            with torch.inference_mode(), autocast(exact_mel.device.type, vocoder_precision):
-                alone = vocoder(
-                    exact_mel.transpose(1, 2), inputs.f0, generator=torch.Generator().manual_seed(0),
-                    network=vocoder_network(vocoder, vocoder_precision),
-                )  # fmt: skip
-            line += (
-                f"; {vocoder_precision} vocoder alone (same exact mel) SNR {snr_db(exact_wave, alone.float()):.1f} dB"
-            )
+            alone = vocode(vocoder, exact_mel, inputs.f0, vocoder_precision)
+            line += f"; {vocoder_precision} vocoder alone (same exact mel) SNR {snr_db(exact_wave, alone):.1f} dB"
         print(line)
 
 

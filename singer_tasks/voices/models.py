@@ -273,12 +273,19 @@ def synthesize(
             on_step=on_step, precision=denoiser,
         )  # fmt: skip
         mel = to_natural_log(out.mel, model.config.mel.mel_base)
-        with autocast(device.type, vocoder_precision):
-            wave = vocoder(
-                mel.transpose(1, 2), inputs.f0, generator=torch.Generator().manual_seed(seed),
-                network=vocoder_network(vocoder, vocoder_precision),
-            )  # fmt: skip
-    return mel.cpu(), wave.float().cpu()
+        wave = vocode(vocoder, mel, inputs.f0, vocoder_precision, seed)
+    return mel.cpu(), wave.cpu()
+
+
+def vocode(vocoder: Any, mel: torch.Tensor, f0: torch.Tensor, precision: str, seed: int = 0) -> torch.Tensor:
+    """The vocoder stage at a stage precision: ln mel [B, T, M] and f0 [B, T] (on the vocoder's device) ->
+    float32 waveform [B, 1, N] there; half types under autocast, int8 in the vocoder's int8 network."""
+    with torch.inference_mode(), autocast(mel.device.type, precision):
+        wave = vocoder(
+            mel.transpose(1, 2), f0, generator=torch.Generator().manual_seed(seed),
+            network=vocoder_network(vocoder, precision),
+        )  # fmt: skip
+    return wave.float()  # type: ignore[no-any-return]
 
 
 def vocoder_network(vocoder: Any, precision: str) -> Any:
