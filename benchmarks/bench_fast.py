@@ -19,7 +19,10 @@ type, bf16 or fp16): RTF and quality against exact on that device; openvpi, cold
 figures and are skipped there.
 
 `OPENVPI_SRC=/tmp/openvpi/ds python -m benchmarks.bench_fast [--repeats N] [--seconds S] [--classic]
-[--assume-no-bf16] [--levers] [--device cpu|cuda]`
+[--assume-no-bf16] [--levers] [--layout] [--device cpu|cuda]`
+
+`--layout` also times the thread layout of a song (benchmarks/bench_layout.py): its phrases one at a time
+with every core's threads, or one phrase per core at once.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from typing import Any
 import torch
 import yaml
 
-from benchmarks import openvpi_side
+from benchmarks import bench_layout, openvpi_side
 from benchmarks.bench_voices import DEFAULT_ACOUSTIC, DEFAULT_VOCODER, VOCAB, _acoustic_inputs, _save_vocoder
 from benchmarks.machine import cpu_line
 from singer_tasks.settings import SingerSettings
@@ -240,6 +243,11 @@ def main(argv: list[str] | None = None) -> None:
         _quality(results, rows, vocoder, inputs)
         if not args.skip_subprocess and device.type == "cpu":
             _fresh_process(folder, voc_rel, args.seconds, rows[1].precision)
+        if args.layout and device.type == "cpu":
+            openvpi_s = statistics.median(r["whole"] for r in results["openvpi"]) if "openvpi" in results else None
+            bench_layout.report(
+                folder, voc_rel, VOCAB, args.seconds, rows[1].precision, configure_torch(), args.repeats, openvpi_s
+            )
     print(f"peak RSS of this bench process {_maxrss_mib():.0f} MiB")
 
 
@@ -257,6 +265,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--levers", action="store_true", help="also time every other candidate precision")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the models run")
+    parser.add_argument(
+        "--layout", action="store_true", help="also time a song's phrases one at a time vs one per core"
+    )
     args = parser.parse_args(argv or [])
     return args
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import torch
 
+from benchmarks import bench_layout
 from benchmarks.bench_fast import PREVIEW_STEPS, bench_variants, default_hparams
 from benchmarks.bench_voices import DEFAULT_ACOUSTIC, VOCAB, _acoustic_inputs
 from singer_tasks.voices.diffsinger.acoustic.backbones import build_backbone
@@ -262,3 +263,12 @@ def test_bench_rows_follow_the_default_precision() -> None:
     assert rows["default"].precision == rows["preview"].precision == "bf16"
     levers = {row.name for row in bench_variants(ZEN4, levers=True)}
     assert {"exact", "default", "preview", "int8+fp32", "int8+bf16", "bf16"} <= levers
+
+
+@pytest.mark.parametrize("cores", [1, 2, 4])
+def test_layout_bench_renders_the_same_phrases_either_way(cores: int) -> None:
+    one_at_a_time, one_per_core = bench_layout.layouts(cores, phrases=2 * cores)
+    assert (one_at_a_time.processes, one_at_a_time.threads) == (1, cores)
+    assert (one_per_core.processes, one_per_core.threads) == (cores, 1)
+    total = [layout.processes * layout.phrases for layout in (one_at_a_time, one_per_core)]
+    assert total == [2 * cores, 2 * cores]  # the same song, so the two wall times compare
