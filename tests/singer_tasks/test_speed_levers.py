@@ -25,6 +25,7 @@ from singer_tasks.voices.diffsinger.acoustic.int8 import (
     onnx_faster,
     quantizable_layers,
 )
+from singer_tasks.voices.diffsinger.acoustic.layers import GLU
 from singer_tasks.voices.diffsinger.acoustic.load import build_acoustic_model, read_config
 from singer_tasks.voices.diffsinger.acoustic.model import AcousticInputs, DiffSingerAcoustic
 from singer_tasks.voices.diffsinger.acoustic.phonemes import PhonemeDictionary
@@ -135,7 +136,9 @@ def test_lynxnet2_int8_runs_in_onnx_runtime_with_the_same_layers_int8(
     onnx_int8 = int8_backbone(backbone, tmp_path, threads=1, cpu_flags=ZEN4)
     assert isinstance(onnx_int8, OnnxInt8Backbone)
     ops = onnx_int8.session.op_counts()
-    assert ops["MatMulInteger"] == len(quantizable_layers(backbone))  # the inner layers, int8
+    glus = sum(isinstance(m, GLU) for m in backbone.modules())  # each GLU's Linear runs as two halves
+    assert glus > 0 and ops["MatMulInteger"] == len(quantizable_layers(backbone)) + glus  # the inner layers
+    assert "Split" not in ops and ops["DynamicQuantizeLinear"] == len(quantizable_layers(backbone))  # one per input
     assert ops["MatMul"] >= 2  # input and output projections (and the step embedding) stay float32
     spec, step = torch.randn(1, 1, 128, 40, generator=torch.Generator().manual_seed(2)), torch.tensor([300.0])
     cond = torch.randn(1, model.config.hidden_size, 40, generator=torch.Generator().manual_seed(3))

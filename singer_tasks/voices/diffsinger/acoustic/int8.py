@@ -20,8 +20,9 @@ LYNXNet2 (openvpi's current default) runs the same recipe in ONNX Runtime instea
 (`OnnxInt8Backbone`, `onnx_faster`):
 the backbone exported with its step embedding, the same Linear layers as int8 MatMuls (per-channel
 weights, activations quantized per call), the same layers float32. Its int8 kernels (MLAS, VNNI) took
-0.101 s per step against torch's 0.117 s at the default size on a 10 s phrase (Zen 4, 2 threads); the
-model is built once per set of weights into the voice cache (`onnx_cache`), about 5 s at that size.
+0.101 s per step against torch's 0.117 s at the default size on a 10 s phrase (Zen 4, 2 threads); each
+GLU's Linear is written as two halves before quantizing (`glu_split`: no Split copy, the same numbers).
+The model is built once per set of weights into the voice cache (`onnx_cache`), about 5 s at that size.
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ import torch
 from torch import Tensor, nn
 
 from singer_tasks.voices.diffsinger.acoustic.backbones.lynxnet2 import LYNXNet2
+from singer_tasks.voices.diffsinger.acoustic.glu_split import split_glu_matmuls
 from singer_tasks.voices.onnx_cache import OnnxSession, cached_session, weights_digest
 
 log = structlog.get_logger("singer.voices")
-RECIPE = "lynxnet2-int8-matmul-dynamic-v1"  # part of the cache key: change it when the recipe changes
+RECIPE = "lynxnet2-int8-matmul-dynamic-glu-split-v2"  # part of the cache key: change it when the recipe changes
 
 # Layers left in float32: a module whose dotted name inside the backbone has one of these parts. The
 # step embedding and projections (WaveNet's diffusion_projection, mlp) see one row per step: no gain.
@@ -162,10 +164,13 @@ def _build(backbone: LYNXNet2, scratch: Path, target: Path) -> None:
                 output_names=["out"], dynamic_axes=axes, opset_version=17, dynamo=False,
             )  # fmt: skip
         quant_pre_process(str(exported), str(prepared), skip_symbolic_shape=True)
+        graph = onnx.load(str(prepared))
+        split_glu_matmuls(graph)  # no Split copy after a GLU's Linear (glu_split.py)
+        onnx.save(graph, str(prepared))
         layers = quantizable_layers(backbone)
-        nodes = [  # a node "/backbone/residual_layers.0/net.4/MatMul" is module residual_layers.0.net.4
+        nodes = [  # a node "/backbone/residual_layers.0/net.4/MatMul(.partN)" is module residual_layers.0.net.4
             node.name
-            for node in onnx.load(str(prepared)).graph.node
+            for node in graph.graph.node
             if node.op_type == "MatMul"
             and any(node.name.rsplit("/", 1)[0].replace("/", ".").endswith(f".{layer}") for layer in layers)
         ]
