@@ -43,7 +43,7 @@ from singer_tasks.voices.diffsinger.acoustic.glu_split import split_glu_matmuls
 from singer_tasks.voices.onnx_cache import OnnxSession, cached_session, weights_digest
 
 log = structlog.get_logger("singer.voices")
-RECIPE = "lynxnet2-int8-matmul-dynamic-glu-split-v2"  # part of the cache key: change it when the recipe changes
+RECIPE = "lynxnet2-int8-dynamic-glu-split-nhwc-conv-v3"  # part of the cache key: change it with the recipe
 
 # Layers left in float32: a module whose dotted name inside the backbone has one of these parts. The
 # step embedding and projections (WaveNet's diffusion_projection, mlp) see one row per step: no gain.
