@@ -50,6 +50,11 @@ locals {
 
   # Only when voices come from a mounted bucket instead of the image.
   voices_env = var.voices_bucket != "" ? { SINGER_VOICES_DIR = "/voices" } : {}
+
+  # Several renders at once on a CPU worker: each pins torch and ONNX Runtime to its share of the vCPUs.
+  worker_share_env = var.worker_concurrency > 1 ? {
+    TASKKIT_WORKER_CPUS = tostring(max(1, floor(tonumber(var.worker_cpu) / var.worker_concurrency)))
+  } : {}
 }
 
 resource "google_artifact_registry_repository" "images" {
@@ -154,8 +159,9 @@ resource "google_cloud_run_v2_service" "worker" {
     # Under push the ack deadline is the request timeout: a longer timeout would let Pub/Sub
     # redeliver a task that is still running (docs/push-contract.md).
     timeout = "${var.ack_deadline_s}s"
-    # One render per instance: torch gets every CPU, and a crash takes one task with it.
-    max_instance_request_concurrency = 1
+    # One render per instance by default: torch gets every CPU, and a crash takes one task with it;
+    # worker_concurrency > 1 trades time per phrase for phrases per vCPU-second (variables.tf).
+    max_instance_request_concurrency = var.worker_concurrency
     execution_environment            = "EXECUTION_ENVIRONMENT_GEN2"
 
     scaling {
@@ -178,7 +184,7 @@ resource "google_cloud_run_v2_service" "worker" {
       }
 
       dynamic "env" {
-        for_each = merge(local.worker_env, local.voices_env)
+        for_each = merge(local.worker_env, local.voices_env, local.worker_share_env)
         content {
           name  = env.key
           value = env.value

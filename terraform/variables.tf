@@ -144,9 +144,25 @@ variable "dead_letter_retention_days" {
 # --- Sizing.
 
 variable "worker_cpu" {
-  description = "vCPUs of a worker instance. One render at a time (concurrency 1), so torch gets them all."
+  description = "vCPUs of a worker instance, shared by its worker_concurrency renders (all of them at concurrency 1)."
   type        = string
   default     = "4"
+}
+
+variable "worker_concurrency" {
+  description = <<-EOT
+    Phrase renders one worker instance runs at once, each with worker_cpu / worker_concurrency threads.
+    1 (the default) gives every phrase all the vCPUs: the shortest time per phrase, so a song's first
+    phrase plays soonest. worker_cpu (one thread per render) gives the most phrases per vCPU-second:
+    1.10x on 2 cores in docs/benchmarks.md, at about 1.8x the time per phrase, and at most
+    worker_max_instances x worker_concurrency renders at once.
+  EOT
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.worker_concurrency >= 1 && var.worker_concurrency <= 8 && floor(var.worker_concurrency) == var.worker_concurrency
+    error_message = "worker_concurrency must be a whole number from 1 to 8."
+  }
 }
 
 variable "worker_memory" {
@@ -156,7 +172,7 @@ variable "worker_memory" {
 }
 
 variable "worker_max_instances" {
-  description = "Most worker instances at once; with concurrency 1 this is also the most renders at once."
+  description = "Most worker instances at once; times worker_concurrency, the most renders at once."
   type        = number
   default     = 10
 }

@@ -26,7 +26,11 @@ def _env_local(tf: Terraform, service: str) -> str:
 @pytest.mark.parametrize("service", WORKERS)
 def test_worker_runs_one_request_at_a_time_and_scales_to_zero(tf: Terraform, service: str) -> None:
     template = _template(tf, service)
-    assert template["max_instance_request_concurrency"] == 1
+    concurrency = template["max_instance_request_concurrency"]
+    if service == "worker":  # one render at a time unless worker_concurrency says otherwise
+        assert concurrency == "${var.worker_concurrency}" and tf.resolve(concurrency) == 1
+    else:
+        assert concurrency == 1
     scaling = block(template, "scaling")
     assert scaling["min_instance_count"] == 0
     assert str(scaling["max_instance_count"]).startswith("${var.")
@@ -160,6 +164,17 @@ def test_service_environments(tf: Terraform) -> None:
     assert "local.worker_env" in _env_local(tf, "worker")
     gpu_env = _env_local(tf, "worker_gpu")
     assert "local.worker_env" in gpu_env and "TASKKIT_PUSH_AUDIENCE = local.gpu_push_audience" in gpu_env
+
+
+def test_concurrent_renders_on_a_cpu_worker_share_its_vcpus(tf: Terraform) -> None:
+    # Each of worker_concurrency renders pins its threads to worker_cpu / worker_concurrency (taskkit's
+    # TASKKIT_WORKER_CPUS); at concurrency 1 nothing is set and a render takes every vCPU.
+    share = str(tf.locals["worker_share_env"])
+    assert "var.worker_concurrency > 1" in share and "TASKKIT_WORKER_CPUS" in share
+    assert "tonumber(var.worker_cpu) / var.worker_concurrency" in share
+    assert "local.worker_share_env" in _env_local(tf, "worker")
+    assert "worker_share_env" not in _env_local(tf, "worker_gpu")  # a GPU render keeps its instance
+    assert tf.resolve("${var.worker_concurrency}") == 1
 
 
 def test_final_renders_start_on_the_gpu_tier_only_when_it_is_on(tf: Terraform) -> None:
