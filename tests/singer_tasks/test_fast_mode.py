@@ -166,3 +166,24 @@ def test_vocoder_chunks_equal_a_whole_pass(name: str) -> None:
     assert chunked.shape == whole.shape == (1, 1, frames * 512)
     assert (chunked - whole).abs().max() <= 1e-5
     assert (seams - whole).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_two_renders_at_once_in_one_process_equal_one_at_a_time(precision: str) -> None:
+    # A worker with worker_concurrency > 1 renders phrases on request threads that share one voice (its
+    # models, the int8 sessions): each render must be what it is alone.
+    from concurrent.futures import ThreadPoolExecutor
+
+    model, inputs, case = _acoustic("main-lynxnet2-euler")
+    vocoder = load_vocoder(FIXTURES / "voc-mini" / "model.ckpt")
+
+    def render(noise_index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        noise = case["noise"][0] * (1.0 + 0.5 * noise_index)  # a different phrase start per index
+        return synthesize(model, vocoder, inputs, precision=precision, noise=noise)
+
+    alone = [render(i) for i in range(2)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        concurrent = list(pool.map(render, [0, 1, 0, 1, 0, 1]))
+    assert not torch.equal(alone[0][1], alone[1][1])  # two different renders
+    for (mel, wave), (ref_mel, ref_wave) in zip(concurrent, alone * 3, strict=True):
+        assert torch.equal(mel, ref_mel) and torch.equal(wave, ref_wave)
