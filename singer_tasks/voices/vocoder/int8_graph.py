@@ -117,9 +117,10 @@ def network_with_observer(vocoder: Generator, mel: Tensor, source: Tensor, obser
         x = conv_transpose(up, x)
         observe(f"ups.{i}.out", x)
         x = x + _source_term(vocoder, i, source)
-        blocks = [vocoder.resblocks[i * kernels + j](x) for j in range(kernels)]
-        for j in range(kernels):
-            _observe_block(vocoder.resblocks[i * kernels + j], f"resblocks.{i * kernels + j}", x, observe)
+        blocks = [
+            _observed_block(vocoder.resblocks[b], f"resblocks.{b}", x, observe)
+            for b in range(i * kernels, (i + 1) * kernels)
+        ]
         x = torch.stack(blocks).sum(0) / kernels
     x = conv(vocoder.conv_post, F.leaky_relu(x, POST_SLOPE))
     return torch.tanh(x).squeeze(2)
@@ -131,7 +132,8 @@ def _source_term(vocoder: Generator, stage: int, source: Tensor) -> Tensor | flo
     return conv(vocoder.source_conv, source) if stage == 1 else 0.0
 
 
-def _observe_block(block: nn.Module, name: str, x: Tensor, observe: Observe) -> None:
+def _observed_block(block: nn.Module, name: str, x: Tensor, observe: Observe) -> Tensor:
+    """The residual block's output for x (as its own forward computes it), each convolution observed."""
     for index, (first, second) in enumerate(_pairs(block)):
         h = F.leaky_relu(x, LRELU_SLOPE)
         observe(f"{name}.{index}.a.in", h)
@@ -143,6 +145,7 @@ def _observe_block(block: nn.Module, name: str, x: Tensor, observe: Observe) -> 
             h = conv(second, h)
             observe(f"{name}.{index}.b.out", h)
         x = h + x
+    return x
 
 
 def _pairs(block: nn.Module) -> list[tuple[nn.Conv1d, nn.Conv1d | None]]:
