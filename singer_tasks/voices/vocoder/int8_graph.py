@@ -116,7 +116,9 @@ def network_with_observer(vocoder: Generator, mel: Tensor, source: Tensor, obser
         observe(f"ups.{i}.in", x)
         x = conv_transpose(up, x)
         observe(f"ups.{i}.out", x)
-        x = x + _source_term(vocoder, i, source)
+        projected = vocoder.source_projection(i, source)
+        if projected is not None:
+            x = x + projected
         blocks = [
             _observed_block(vocoder.resblocks[b], f"resblocks.{b}", x, observe)
             for b in range(i * kernels, (i + 1) * kernels)
@@ -124,12 +126,6 @@ def network_with_observer(vocoder: Generator, mel: Tensor, source: Tensor, obser
         x = torch.stack(blocks).sum(0) / kernels
     x = conv(vocoder.conv_post, F.leaky_relu(x, POST_SLOPE))
     return torch.tanh(x).squeeze(2)
-
-
-def _source_term(vocoder: Generator, stage: int, source: Tensor) -> Tensor | float:
-    if not vocoder.mini_nsf:
-        return conv(vocoder.noise_convs[stage], source)
-    return conv(vocoder.source_conv, source) if stage == 1 else 0.0
 
 
 def _observed_block(block: nn.Module, name: str, x: Tensor, observe: Observe) -> Tensor:
@@ -179,6 +175,7 @@ class _Graph:
     nodes: list[Any] = field(default_factory=list)
     initializers: list[Any] = field(default_factory=list)
     count: int = 0
+    shared_qparams: dict[QParams, list[str]] = field(default_factory=dict)
 
     def name(self, stem: str) -> str:
         self.count += 1
@@ -203,7 +200,11 @@ class _Graph:
         return self.const(values, "i", np.int64)
 
     def qparams(self, q: QParams) -> list[str]:
-        return [self.const(q.scale, "scale"), self.const(q.zero_point, "zp", np.uint8)]
+        """The scale and zero-point constants of `q`, written once and shared by every node using them
+        (a tensor's quantize, its dequantize and the convolutions reading or writing it)."""
+        if q not in self.shared_qparams:
+            self.shared_qparams[q] = [self.const(q.scale, "scale"), self.const(q.zero_point, "zp", np.uint8)]
+        return self.shared_qparams[q]
 
     def quantize(self, x: str, q: QParams) -> str:
         return self.op("QuantizeLinear", [x, *self.qparams(q)], "q")
@@ -257,6 +258,8 @@ class _Builder:
         from onnx import TensorProto, helper
 
         v, g = self.vocoder, self.g
+        if not graph_supported(v):
+            raise ValueError("this vocoder's layout has no int8 graph here (see `graph_supported`)")
         x = self.conv_pre("mel")
         kernels = v.num_kernels
         scale = 1.0  # x is the sum of the residual blocks, `scale` times their mean
@@ -296,9 +299,7 @@ class _Builder:
         """leaky ReLU, then the transposed convolution as its polyphase int8 convolution; float [B, 1, T u, C]."""
         g = self.g
         poly = polyphase_weight(layer, frames_in=8)  # taps and padding do not depend on the length
-        u, c_out = layer.stride[0], layer.weight.shape[1]
-        if poly.length != poly.frames * u:
-            raise ValueError(f"{name} does not upsample by exactly {u} (see `graph_supported`)")
+        c_out = layer.weight.shape[1]  # the output is exactly stride x input: `build` checked graph_supported
         # x is `scale` times the network's signal: so is its leaky ReLU, hence the range and the weights
         q_in, q_out = self.q(f"{name}.in", scale), self.q(f"{name}.out")
         h = self.quantized_lrelu(x, q_in)

@@ -268,6 +268,13 @@ class Generator(nn.Module):
             return network(mel, har_source)
         return self.network(mel, har_source, noise)
 
+    def source_projection(self, stage: int, har_source: Tensor) -> Tensor | None:
+        """What upsampling stage `stage` adds of the channels-last source: the classic source's noise_conv at
+        every stage, mini_nsf's source_conv after the second; None where nothing is added."""
+        if not self.mini_nsf:
+            return conv(self.noise_convs[stage], har_source)
+        return conv(self.source_conv, har_source) if stage == 1 else None
+
     def network(self, mel: Tensor, har_source: Tensor, noise: Tensor | None = None) -> Tensor:
         """The network on mel [B, M, T] and its channels-last source [B, 1, 1, T * upp] -> [B, 1, T * hop];
         `noise` (the shape of conv_pre's output) is added after conv_pre."""
@@ -276,10 +283,9 @@ class Generator(nn.Module):
             x = x + noise
         for i, up in enumerate(self.ups):
             x = conv_transpose(up, F.leaky_relu(x, LRELU_SLOPE, inplace=True))  # x: a temporary
-            if not self.mini_nsf:
-                x = x + conv(self.noise_convs[i], har_source)
-            elif i == 1:
-                x = x + conv(self.source_conv, har_source)
+            projected = self.source_projection(i, har_source)
+            if projected is not None:
+                x = x + projected
             xs = self.resblocks[i * self.num_kernels](x)
             for j in range(1, self.num_kernels):
                 xs.add_(self.resblocks[i * self.num_kernels + j](x))
