@@ -93,6 +93,10 @@ def _parse(data: bytes, filename: str, part: int | str | None, verse: int | str,
     clock = limits.clock()  # the parse budget: a score over it fails for good (ParseTimeExceeded)
     root = load_score_xml(data, filename, limits)
     found = annotate(root)
+    if not any(p.lyric_notes for p in found.parts) and any(n.find("rest") is None for n in root.iter("note")):
+        # Refused before music21 reads it: a long instrumental score costs it seconds to minutes, and
+        # no part, verse or repeat can give lyrics to a file that has none (music21 counts the same texts).
+        raise NoLyrics(f"{filename} has no lyrics; add lyrics to the melody and export it again")
     warnings: list[str] = list(found.warnings)
     with _music21_warnings(warnings):
         m21score = _to_music21(root, filename)

@@ -249,6 +249,20 @@ def test_no_lyrics_is_an_error() -> None:
         parse(voice_score([measure(1, note("C4", 16))]))
 
 
+def test_no_lyrics_anywhere_is_refused_before_music21_reads_the_score(monkeypatch: pytest.MonkeyPatch) -> None:
+    from singer_tasks.score import read
+
+    def music21_must_not_run(*_: object) -> None:
+        raise AssertionError("music21 read a score that has no lyrics at all")
+
+    monkeypatch.setattr(read, "_to_music21", music21_must_not_run)
+    quartet = [measure(i, note("C4", 4), note("E4", 4), note("G4", 8)) for i in range(1, 200)]
+    with pytest.raises(NoLyrics, match=r"test\.musicxml has no lyrics; add lyrics"):
+        parse(voice_score(quartet))
+    with pytest.raises(NoLyrics, match="no lyrics"):
+        parse(voice_score(quartet), part=1)  # asking for a part gives it no lyrics either
+
+
 def test_song_length_limit() -> None:
     xml = voice_score([measure(i, note("C4", 16, "la")) for i in range(1, 5)])  # 8 s at the default 120
     assert parse(xml).duration_s == pytest.approx(8.0)
