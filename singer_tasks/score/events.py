@@ -233,11 +233,15 @@ def _held(syllable: _Raw, raw: _Raw) -> bool:
 
 def _walk(part: Any, choice: LineChoice) -> Any:
     passes: Counter[Any] = Counter()
+    bars = []
     for measure in part.getElementsByClass("Measure"):
         container = measure.voices[0] if measure.hasVoices() else measure
         base_q = float(measure.offset) + (float(container.offset) if container is not measure else 0.0)
         elements = [el for el in container.notesAndRests if not el.duration.isGrace and float(el.quarterLength) > 0]
-        line = _measure_line(elements, choice, passes)
+        bars.append((measure, base_q, elements))
+    last_own = max((i for i, (_, _, els) in enumerate(bars) if choice.line in _lines_present(els)), default=-1)
+    for i, (measure, base_q, elements) in enumerate(bars):
+        line = _measure_line(elements, choice, passes, after_own_text=i > last_own)
         bar = str(measure.measureNumberWithSuffix() if hasattr(measure, "measureNumberWithSuffix") else measure.number)
         for el in elements:
             raw = _raw(el, base_q + float(el.offset), line, choice.choruses)
@@ -245,13 +249,22 @@ def _walk(part: Any, choice: LineChoice) -> Any:
             yield raw
 
 
-def _measure_line(elements: list[Any], choice: LineChoice, passes: Counter[Any]) -> int:
+def _lines_present(elements: list[Any]) -> set[int]:
+    """The lyric lines that put text under some note of a bar."""
+    return {ly.number for el in elements for ly in getattr(el, "lyrics", ()) if ly.text}
+
+
+def _measure_line(elements: list[Any], choice: LineChoice, passes: Counter[Any], *, after_own_text: bool) -> int:
     """The lyric line to sing in this bar. After repeats are expanded, the k-th pass through a source
     bar sings verse+k-1 where the bar has it (the usual "1. ... 2. ..." under a repeat), and the chosen
     line where it does not. Passes are counted by the bar's source (its footnote), not by its number:
-    implicit bars and repeated numbers ("X1", pickups) are different bars sung once each."""
+    implicit bars and repeated numbers ("X1", pickups) are different bars sung once each.
+
+    `after_own_text`: the chosen line puts no text under any later bar. There a bar with text on one
+    other verse line only sings that line: the rest of the song written once, numbered as the verse it
+    follows (a chorale's "1. 2." under the repeat, then its close as line 2 alone)."""
     source = next((m.bar for m in map(NoteMarks.of, elements) if m.bar >= 0), None)
-    present = {ly.number for el in elements for ly in getattr(el, "lyrics", ()) if ly.text}
+    present = _lines_present(elements)
     line = choice.line
     if source is not None:
         passes[source] += 1
@@ -264,6 +277,10 @@ def _measure_line(elements: list[Any], choice: LineChoice, passes: Counter[Any])
         first = choice.verses[0]
         if first in present:
             return first
+    others = [v for v in choice.verses if v in present]
+    written_once = len(others) == 1 and not present & set(choice.choruses)
+    if after_own_text and choice.index >= 0 and line not in present and written_once:
+        return others[0]
     return line
 
 

@@ -48,9 +48,11 @@ _SOLO = re.compile(
 )
 # Choir voices from the top down; a name is ranked by the first of these it starts with.
 _CHOIR = [
-    (0, re.compile(r"^(s|sop|sopr|soprano|sopran|soprani|soprane|treble|discant\w*|superius|cantus|canto|dessus)\b")),
-    (1, re.compile(r"^(ms|mezzo\w*)\b")),
-    (2, re.compile(r"^(a|alt|alto|alti|altus|contralto|counter-?tenor|contratenor|haute-contre|quintus)\b")),
+    # early music: cantus ("C"), triplum over duplum / motetus, contratenor ("Ct") beside the tenor
+    (0, re.compile(r"^(s|sop|sopr|soprano|sopran|soprani|soprane|treble|discant\w*|superius|cantus|canto|c|dessus)\b")),
+    (0, re.compile(r"^tripl\w*\b")),
+    (1, re.compile(r"^(ms|mezzo\w*|dupl\w*|motetus)\b")),
+    (2, re.compile(r"^(a|alt|alto|alti|altus|contralto|counter-?tenor|contratenor|ct|haute-contre|quintus)\b")),
     (3, re.compile(r"^(t|ten|tenor|tenore|tenori|taille)\b")),
     (4, re.compile(r"^(bar|bari|baritone|bariton|baritono)\b")),
     (5, re.compile(r"^(b|bs|bass|bassus|basso|bassi|basse|bas)\b")),
@@ -259,12 +261,13 @@ def _choose_part(
     solo = [i for i in singing if _SOLO.search(plain[i])]
     if solo:
         return solo[0], "the solo part"
-    ranked = [(rank, i) for i in singing for rank, pattern in _CHOIR if pattern.match(plain[i])]
+    # Only the parts that carry a fair share of the text: a tenor with the "Amen" alone is not the tune.
+    most = max(infos[i].lyric_notes for i in singing)
+    main = [i for i in singing if infos[i].lyric_notes * 2 >= most]
+    ranked = [(rank, i) for i in main for rank, pattern in _CHOIR if pattern.match(plain[i])]
     if ranked:
         best = min(ranked)
         return best[1], "the top voice of the choir"
-    most = max(infos[i].lyric_notes for i in singing)
-    main = [i for i in singing if infos[i].lyric_notes * 2 >= most]
     best_i = max(main, key=lambda i: (_mean_pitch(parts[i]), -i))
     return best_i, "the highest of the parts that carry the lyrics"
 

@@ -97,6 +97,29 @@ def test_refrain_written_once_is_sung_by_every_verse() -> None:
     assert lyrics(parse(one_part(bars), verse=2)) == ["A", "A2", "refrain"]
 
 
+def test_a_close_written_once_as_the_second_line_is_sung_by_the_first_verse_too() -> None:
+    # a Bach chorale's layout: "1." and "2." under the repeated opening, then the rest of the text once,
+    # numbered 2 because it follows the second pass
+    bars = [
+        measure(1, tempo(120), *two_verses("a", "A"), repeat="backward"),
+        measure(2, n("E4", 8, Ly("then", number="2")), n("F4", 8, Ly("end", number="2"))),
+    ]
+    assert lyrics(parse(one_part(bars))) == ["a", "a2", "A", "A2", "then", "end"]
+    assert lyrics(parse(one_part(bars), verse=2)) == ["A", "A2", "A", "A2", "then", "end"]
+
+
+def test_a_bar_held_by_the_first_verse_keeps_it_when_the_verse_goes_on_later() -> None:
+    # verse 1 holds its syllable through bar 2 where verse 2 has words of its own, then sings again:
+    # bar 2 is not a close written once, so verse 1 does not borrow verse 2's words there
+    bars = [
+        measure(1, tempo(120), n("C4", 16, Ly("long", number="1", extend="start"), Ly("short", number="2"))),
+        measure(2, n("D4", 8, Ly(None, extend="stop")), n("D4", 8, Ly("words", number="2"))),
+        measure(3, *two_verses("c", "C")),
+    ]
+    s = parse(one_part(bars))
+    assert "words" not in lyrics(s) and lyrics(s)[-2:] == ["c", "c2"]
+
+
 # --- ties, holds ------------------------------------------------------------------------------------
 
 
@@ -180,6 +203,21 @@ def test_choir_abbreviated_or_unnamed_picks_the_top_voice() -> None:
     unnamed = parse(satb(names=(None, None, None, None)))
     assert (unnamed.part_name, unnamed.part_id) == ("P1", "P1")  # shown by id, never an object number
     assert unnamed.part_reason == "the highest of the parts that carry the lyrics"
+
+
+def test_early_music_part_names_and_a_part_with_a_few_words_only() -> None:
+    # trecento editions name the voices C (cantus), Ct (contratenor) and T (tenor); a voice that sings the
+    # "Amen" alone does not carry the tune even where its name would rank it first
+    def voice(pitch: str, word: str, sung: int) -> list[str]:
+        notes = [n(pitch, 4, word) if i < sung else n(pitch, 4) for i in range(8)]
+        return part([measure(1, tempo(120), *notes[:4]), measure(2, *notes[4:])])
+
+    named = partwise(
+        ("P1", "T", voice("C4", "low", 8)), ("P2", "Ct", voice("E4", "mid", 8)), ("P3", "C", voice("G4", "top", 8))
+    )
+    assert (parse(named).part_name, parse(named).part_reason) == ("C", "the top voice of the choir")
+    amen = partwise(("P1", "Soprano", voice("G4", "amen", 1)), ("P2", "Alto", voice("E4", "words", 8)))
+    assert (parse(amen).part_name, parse(amen).part_reason) == ("Alto", "the top voice of the choir")
 
 
 def test_solo_part_wins_over_the_choir() -> None:
