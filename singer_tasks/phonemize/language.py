@@ -2,10 +2,11 @@
 
 `detect_language` reads a line's whole text (its syllables joined into words): kana mean Japanese,
 hanzi Chinese, other non-Latin scripts are named by the detector; Latin-script text is Mandarin when
-it is tone-numbered (or tone-marked) pinyin, Hawaiian when every word spells like Hawaiian, and
-otherwise goes to py3langid, an offline detector that ships its model in the wheel (BSD-3-Clause,
-4.6 MB; numpy only; nothing is downloaded). A short or ambiguous text falls back to English, as
-before; a confident detection of a language the voice cannot sing is refused by the caller, naming it.
+it is tone-numbered (or tone-marked) pinyin, Hawaiian when every word spells like Hawaiian, Latin when
+every word is a liturgical Latin word ("Kyrie eleison", "Benedicamus Domino"), and otherwise goes to
+py3langid, an offline detector that ships its model in the wheel (BSD-3-Clause, 4.6 MB; numpy only;
+nothing is downloaded). A short or ambiguous text falls back to English, as before; a confident
+detection of a language the voice cannot sing is refused by the caller, naming it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,17 @@ FOLD = {
     "lij": "it", "vec": "it", "nap": "it", "scn": "it", "lmo": "it", "pms": "it", "co": "it", "sc": "it",
     "ext": "es", "an": "es", "ast": "es", "gsw": "de", "bar": "de", "nds": "de", "pcm": "en", "sco": "en",
 }  # fmt: skip
+
+# The Ordinary of the Mass and other short liturgical texts: too short or too repetitive for the detector,
+# but Latin beyond doubt when every word is one of these (syllables an edition left unjoined included).
+LITURGICAL_LATIN = frozenset({
+    "kyrie", "ky", "rie", "eleison", "eleyson", "leison", "kyrieleison", "christe", "christeleison", "amen",
+    "alleluia", "alleluja", "sanctus", "hosanna", "osanna", "benedictus", "qui", "venit", "agnus", "dei", "deo",
+    "gratias", "domino", "dominus", "domine", "benedicamus", "gloria", "in", "excelsis", "ite", "missa", "est",
+    "ave", "maria", "dona", "nobis", "pacem", "requiem", "aeternam", "miserere", "pater", "noster", "credo",
+    "et", "cum", "spiritu", "tuo", "tecum",
+})  # fmt: skip
+SHARED_WITH_ENGLISH = frozenset({"amen", "alleluia", "alleluja", "hosanna", "osanna", "gloria", "maria", "in", "et"})
 
 _KANA = re.compile(r"[\u3041-\u3096\u30a1-\u30fa\u30fc\uff66-\uff9d]")
 _HANZI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]")
@@ -108,6 +120,8 @@ def detect_language(text: str) -> Detection:
     letters = sum(c.isalpha() for c in text)
     if _is_hawaiian(words, letters):
         return Detection("haw", "Hawaiian spelling")
+    if is_liturgical_latin(words):
+        return Detection("la", "Latin liturgical words")
     if letters < MIN_LETTERS:
         return Detection("en", "too short to tell", 0.0)
     if len(set(words)) < MIN_DISTINCT_WORDS:  # a vocalise ("la li lo lu"): no language to tell
@@ -125,6 +139,17 @@ def detect_language(text: str) -> Detection:
     if q >= FALLBACK_MASS and q / total >= 0.6:
         return Detection(code, "the lyrics' text", q / total)
     return Detection("en", "no clear language in the lyrics", 0.0)
+
+
+def is_liturgical_latin(words: Sequence[str]) -> bool:
+    """Whether every word (numbers aside: verse marks like "1.3.") is a liturgical Latin word and one at
+    least is not also sung in English ("Amen", "Alleluia")."""
+    spelled = [w for w in words if not w.isdigit()]
+    return (
+        bool(spelled)
+        and all(w in LITURGICAL_LATIN for w in spelled)
+        and any(w not in SHARED_WITH_ENGLISH for w in spelled)
+    )
 
 
 @lru_cache(maxsize=1)

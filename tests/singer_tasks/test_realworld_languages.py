@@ -143,6 +143,16 @@ def test_scripts_and_short_texts() -> None:
     assert line_text(notes) == "Lindenbaum ich"
 
 
+def test_short_liturgical_latin_is_latin_and_words_english_shares_stay_unsure() -> None:
+    # a Kyrie or a Benedicamus is too short and too repetitive for the detector, but Latin beyond doubt
+    for text in ("Kyrie eleison. Christe eleison. Kyrie eleison.", "Benedicamus Domino.", "1.3. Ky rie eleison."):
+        assert (detect_language(text).code, detect_language(text).how) == ("la", "Latin liturgical words")
+    assert detect_language("Kyrieleison. Christeleison.").code == "la"
+    for shared in ("Amen. Amen.", "Alleluia, alleluia", "Gloria", "Maria, Maria"):  # sung in English songs too
+        assert detect_language(shared).code == "en"
+    assert detect_language("Kyrie, my dear, come home").code != "la"  # one English word is enough
+
+
 def test_music21_warnings_become_words() -> None:
     out: list[str] = []
     with _music21_warnings(out):
