@@ -238,10 +238,10 @@ def _walk(part: Any, choice: LineChoice) -> Any:
         container = measure.voices[0] if measure.hasVoices() else measure
         base_q = float(measure.offset) + (float(container.offset) if container is not measure else 0.0)
         elements = [el for el in container.notesAndRests if not el.duration.isGrace and float(el.quarterLength) > 0]
-        bars.append((measure, base_q, elements))
-    last_own = max((i for i, (_, _, els) in enumerate(bars) if choice.line in _lines_present(els)), default=-1)
-    for i, (measure, base_q, elements) in enumerate(bars):
-        line = _measure_line(elements, choice, passes, after_own_text=i > last_own)
+        bars.append((measure, base_q, elements, _lines_present(elements)))
+    last_own = max((i for i, (*_, present) in enumerate(bars) if choice.line in present), default=-1)
+    for i, (measure, base_q, elements, present) in enumerate(bars):
+        line = _measure_line(elements, present, choice, passes, after_own_text=i > last_own)
         bar = str(measure.measureNumberWithSuffix() if hasattr(measure, "measureNumberWithSuffix") else measure.number)
         for el in elements:
             raw = _raw(el, base_q + float(el.offset), line, choice.choruses)
@@ -254,17 +254,19 @@ def _lines_present(elements: list[Any]) -> set[int]:
     return {ly.number for el in elements for ly in getattr(el, "lyrics", ()) if ly.text}
 
 
-def _measure_line(elements: list[Any], choice: LineChoice, passes: Counter[Any], *, after_own_text: bool) -> int:
-    """The lyric line to sing in this bar. After repeats are expanded, the k-th pass through a source
-    bar sings verse+k-1 where the bar has it (the usual "1. ... 2. ..." under a repeat), and the chosen
-    line where it does not. Passes are counted by the bar's source (its footnote), not by its number:
-    implicit bars and repeated numbers ("X1", pickups) are different bars sung once each.
+def _measure_line(
+    elements: list[Any], present: set[int], choice: LineChoice, passes: Counter[Any], *, after_own_text: bool
+) -> int:
+    """The lyric line to sing in this bar (`present`: the lines with text in it, `_lines_present`).
+    After repeats are expanded, the k-th pass through a source bar sings verse+k-1 where the bar has it
+    (the usual "1. ... 2. ..." under a repeat), and the chosen line where it does not. Passes are
+    counted by the bar's source (its footnote), not by its number: implicit bars and repeated numbers
+    ("X1", pickups) are different bars sung once each.
 
     `after_own_text`: the chosen line puts no text under any later bar. There a bar with text on one
     other verse line only sings that line: the rest of the song written once, numbered as the verse it
     follows (a chorale's "1. 2." under the repeat, then its close as line 2 alone)."""
     source = next((m.bar for m in map(NoteMarks.of, elements) if m.bar >= 0), None)
-    present = _lines_present(elements)
     line = choice.line
     if source is not None:
         passes[source] += 1

@@ -49,8 +49,13 @@ _SOLO = re.compile(
 # Choir voices from the top down; a name is ranked by the first of these it starts with.
 _CHOIR = [
     # early music: cantus ("C"), triplum over duplum / motetus, contratenor ("Ct") beside the tenor
-    (0, re.compile(r"^(s|sop|sopr|soprano|sopran|soprani|soprane|treble|discant\w*|superius|cantus|canto|c|dessus)\b")),
-    (0, re.compile(r"^tripl\w*\b")),
+    (
+        0,
+        re.compile(
+            r"^(s|sop|sopr|soprano|sopran|soprani|soprane|treble|discant\w*|superius|cantus|canto|c|dessus"
+            r"|tripl\w*)\b"
+        ),
+    ),
     (1, re.compile(r"^(ms|mezzo\w*|dupl\w*|motetus)\b")),
     (2, re.compile(r"^(a|alt|alto|alti|altus|contralto|counter-?tenor|contratenor|ct|haute-contre|quintus)\b")),
     (3, re.compile(r"^(t|ten|tenor|tenore|tenori|taille)\b")),
