@@ -107,6 +107,7 @@ def _parse(data: bytes, filename: str, part: int | str | None, verse: int | str,
     warnings: list[str] = list(found.warnings)
     with _music21_warnings(warnings):
         m21score = _to_music21(root, filename)
+        _to_sounding_pitch(m21score, warnings)
         clock.check("music21")
         m21score = _expand_repeats(m21score, warnings)
         clock.check("repeats")
@@ -207,6 +208,26 @@ def _to_music21(root: Element, filename: str) -> Any:
     except Exception as e:
         raise UnreadableScore(f"{filename} could not be read as MusicXML: {in_words(e)}") from e
     return importer.stream
+
+
+def _to_sounding_pitch(m21score: Any, warnings: list[str]) -> None:
+    """Sounding pitches in every part written for a transposing instrument, in place.
+
+    A <transpose> element says the notes are written, not heard: sounding = written + transposition (a
+    tenor or guitar "octave-change -1", a B-flat clarinet's major second). music21 keeps the written
+    pitches and marks such a part `atSoundingPitch = False`; sung as written, a tenor line written that
+    way would come out an octave high. Octave-shift lines need nothing: MusicXML gives their sounding pitch."""
+    for part in m21score.parts:
+        if part.atSoundingPitch is not False:
+            continue
+        try:
+            part.toSoundingPitch(inPlace=True)
+        # music21 raises assorted errors on odd instrument changes; the written pitches are the fallback
+        except Exception as e:
+            warnings.append(
+                f"part {part.id!r} is written for a transposing instrument but could not be moved to sounding "
+                f"pitch ({in_words(e)}); it is sung as written"
+            )
 
 
 def _expand_repeats(m21score: Any, warnings: list[str]) -> Any:

@@ -245,6 +245,34 @@ def test_parts_by_id_position_and_name() -> None:
         parse(unnamed, part="Tenor")
 
 
+# --- pitch ----------------------------------------------------------------------------------------------
+
+
+def _transposing(transpose: str, *, octave_clef: bool = False) -> bytes:
+    """One part written as the player reads it, with the <transpose> that gives its sound."""
+    shift = (
+        '<direction><direction-type><octave-shift type="down" size="8"/></direction-type></direction>',
+        '<direction><direction-type><octave-shift type="stop" size="8"/></direction-type></direction>',
+    )
+    bars = [measure(1, tempo(120), n("C5", 4, "do"), n("D5", 4, "re"), shift[0], n("E6", 4, "mi"), shift[1],
+                    n("F5", 4, "fa"))]  # fmt: skip
+    xml = one_part(bars, name="Tenor")
+    clef = "<clef><sign>G</sign><line>2</line>" + ("<clef-octave-change>-1</clef-octave-change>" if octave_clef else "")
+    return xml.replace(b"<clef><sign>G</sign><line>2</line>", clef.encode()).replace(
+        b"</clef></attributes>", f"</clef>{transpose}</attributes>".encode(), 1
+    )
+
+
+def test_a_part_for_a_transposing_instrument_is_sung_at_its_sounding_pitch() -> None:
+    written = [72.0, 74.0, 88.0, 77.0]  # C5 D5 E6 F5: an octave-shift line is already sounding pitch
+    assert [x.midi for x in parse(_transposing("")).notes] == written
+    tenor = "<transpose><diatonic>0</diatonic><chromatic>0</chromatic><octave-change>-1</octave-change></transpose>"
+    assert [x.midi for x in parse(_transposing(tenor, octave_clef=True)).notes] == [m - 12 for m in written]
+    clarinet = "<transpose><diatonic>-1</diatonic><chromatic>-2</chromatic></transpose>"  # in B-flat
+    s = parse(_transposing(clarinet))
+    assert [x.midi for x in s.notes] == [m - 2 for m in written] and lyrics(s) == ["do", "re", "mi", "fa"]
+
+
 # --- length, tempo, errors ----------------------------------------------------------------------------
 
 
