@@ -2,10 +2,11 @@
 
 Offsets come from music21 in quarter lengths, measure by measure (pickup measures and time-signature
 changes are already in the measure offsets); a tempo map built from the score's metronome marks turns
-them into seconds. Only the first voice of a measure is sung; ties are merged here (unless the tied-to
-note carries a syllable of its own), grace notes are skipped (they take no time in the score), a chord
-sings its top note. Which lyric line a bar sings, and which lyric-less notes hold a syllable, follow the
-marks `singer_tasks.score.annotate` saved before music21 read the file.
+them into seconds. One voice of a measure is sung (the first, unless the tune is in another one there:
+`_sung_voice`); ties are merged here (unless the tied-to note carries a syllable of its own), grace notes
+are skipped (they take no time in the score), a chord sings its top note. Which lyric line a bar sings,
+and which lyric-less notes hold a syllable, follow the marks `singer_tasks.score.annotate` saved before
+music21 read the file.
 """
 
 from __future__ import annotations
@@ -235,18 +236,49 @@ def _walk(part: Any, choice: LineChoice) -> Any:
     passes: Counter[Any] = Counter()
     bars = []
     for measure in part.getElementsByClass("Measure"):
-        container = measure.voices[0] if measure.hasVoices() else measure
-        base_q = float(measure.offset) + (float(container.offset) if container is not measure else 0.0)
-        elements = [el for el in container.notesAndRests if not el.duration.isGrace and float(el.quarterLength) > 0]
-        bars.append((measure, base_q, elements, _lines_present(elements)))
+        containers = list(measure.voices) if measure.hasVoices() else [measure]
+        voices = [_voice_elements(c) for c in containers]
+        offsets = [float(c.offset) if c is not measure else 0.0 for c in containers]
+        bars.append((measure, offsets, voices, set().union(*map(_lines_present, voices))))
     last_own = max((i for i, (*_, present) in enumerate(bars) if choice.line in present), default=-1)
-    for i, (measure, base_q, elements, present) in enumerate(bars):
-        line = _measure_line(elements, present, choice, passes, after_own_text=i > last_own)
+    for i, (measure, offsets, voices, present) in enumerate(bars):
+        line = _measure_line([el for v in voices for el in v], present, choice, passes, after_own_text=i > last_own)
+        sung = _sung_voice(voices, (line, *choice.choruses))
+        base_q = float(measure.offset) + offsets[sung]
         bar = str(measure.measureNumberWithSuffix() if hasattr(measure, "measureNumberWithSuffix") else measure.number)
-        for el in elements:
+        for el in voices[sung]:
             raw = _raw(el, base_q + float(el.offset), line, choice.choruses)
             raw.bar = bar
             yield raw
+
+
+def _voice_elements(container: Any) -> list[Any]:
+    """The notes and rests of a bar or of one of its voices that take time (grace notes take none)."""
+    return [el for el in container.notesAndRests if not el.duration.isGrace and float(el.quarterLength) > 0]
+
+
+def _sung_voice(voices: list[list[Any]], lines: tuple[int, ...]) -> int:
+    """Which voice of a bar is sung (an index into `voices`, the bar's voices in the file's order).
+
+    The first voice, as a rule. Another voice where the first cannot be the tune in this bar: the first
+    has no pitched note (the melody moved to voice 2 while voice 1 rests), or the first carries words of
+    other verses only while another voice carries the sung line's (a verse whose rhythm differs, written
+    as a second voice). A first voice with notes but no words keeps the bar: a melisma or a held note
+    goes on there, and a second voice's words then belong to another singer (an alto on the same staff)."""
+    first = voices[0]
+    if _lines_present(first) & set(lines):
+        return 0
+    words_elsewhere = bool(_lines_present(first)) or not any(_pitched(el) for el in first)
+    if not words_elsewhere:
+        return 0
+    for index, elements in enumerate(voices[1:], start=1):
+        if _lines_present(elements) & set(lines):
+            return index
+    return 0
+
+
+def _pitched(el: Any) -> bool:
+    return not el.isRest and bool(getattr(el, "pitches", ()))
 
 
 def _lines_present(elements: list[Any]) -> set[int]:

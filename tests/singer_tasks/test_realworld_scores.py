@@ -245,6 +245,47 @@ def test_parts_by_id_position_and_name() -> None:
         parse(unnamed, part="Tenor")
 
 
+# --- voices within a part ---------------------------------------------------------------------------
+
+
+def _voice2(*notes: str) -> str:
+    """Notes of voice 2 after a <backup> over a whole 4/4 bar (4 divisions per quarter)."""
+    return "<backup><duration>16</duration></backup>" + "".join(
+        x.replace("<voice>1</voice>", "<voice>2</voice>") for x in notes
+    )
+
+
+def test_the_tune_is_sung_from_whichever_voice_carries_it_in_a_bar() -> None:
+    # bar 2: voice 1 rests while voice 2 sings; bar 3: verse 2 has its own rhythm, written as voice 2
+    def verses(pitch: str, dur: int, one: str, two: str) -> str:
+        return n(pitch, dur, Ly(one), Ly(two, number="2"))
+
+    bars = [
+        measure(1, tempo(120), verses("C5", 8, "one", "uno"), verses("D5", 8, "two", "dos")),
+        measure(2, rest(16), _voice2(verses("E4", 8, "three", "tres"), verses("F4", 8, "four", "cua"))),
+        measure(3, n("G5", 16, "five"),
+                _voice2(n("G4", 4, Ly("cin", number="2")), n("A4", 4, Ly("co", number="2")), rest(8))),
+    ]  # fmt: skip
+    first = parse(one_part(bars))
+    assert lyrics(first) == ["one", "two", "three", "four", "five"]
+    assert [x.midi for x in first.notes] == [72.0, 74.0, 64.0, 65.0, 79.0]
+    second = parse(one_part(bars), verse=2)
+    assert lyrics(second) == ["uno", "dos", "tres", "cua", "cin", "co"]
+    assert [x.midi for x in second.notes][-2:] == [67.0, 69.0]
+    assert [x.onset_s for x in second.notes][-2:] == pytest.approx([4.0, 4.5])
+
+
+def test_a_melisma_in_the_first_voice_is_not_taken_over_by_a_second_voice_with_words() -> None:
+    # soprano and alto on one staff: the soprano holds "Glo-" under a slur while the alto sings words
+    bars = [
+        measure(1, tempo(120), n("C5", 8, "Glo", syllabic="begin", slur="start"), n("D5", 8, slur="stop"),
+                _voice2(n("A4", 8, "al"), n("B4", 8, "to"))),
+        measure(2, n("E5", 16, "ria", syllabic="end"), _voice2(n("C4", 16, "sings"))),
+    ]  # fmt: skip
+    s = parse(one_part(bars))
+    assert lyrics(s) == ["Glo", None, "ria"] and [x.midi for x in s.notes] == [72.0, 74.0, 76.0]
+
+
 # --- pitch ----------------------------------------------------------------------------------------------
 
 
