@@ -27,7 +27,8 @@ _CHUNK = 1 << 16
 
 
 def load_score_xml(data: bytes, filename: str, limits: ScoreLimits) -> Element:
-    """The root element (`score-partwise`) of the score in `data`; raises UnreadableScore or ScoreTooLarge."""
+    """The root element (`score-partwise`) of the score in `data` (a timewise score is turned partwise);
+    raises UnreadableScore or ScoreTooLarge."""
     if len(data) > limits.max_score_bytes:
         raise ScoreTooLarge(
             f"{filename} is {len(data):,} bytes, over the limit of {limits.max_score_bytes:,}; "
@@ -43,9 +44,7 @@ def load_score_xml(data: bytes, filename: str, limits: ScoreLimits) -> Element:
         xml = data
     root = parse_xml_safely(xml, filename)
     if root.tag == "score-timewise":
-        raise UnreadableScore(
-            f"{filename} is a timewise MusicXML score; export it as partwise MusicXML and upload that"
-        )
+        root = timewise_to_partwise(root)
     if root.tag != "score-partwise":
         raise UnreadableScore(
             f"{filename} is XML but not a MusicXML score (root element <{root.tag}>); "
@@ -53,6 +52,29 @@ def load_score_xml(data: bytes, filename: str, limits: ScoreLimits) -> Element:
         )
     check_note_counts(root, filename, limits)
     return root
+
+
+def timewise_to_partwise(root: Element) -> Element:
+    """The partwise form of a timewise score (music21 reads partwise only).
+
+    MusicXML's two layouts hold the same content: timewise nests <part> in each <measure>, partwise nests
+    <measure> in each <part>. The header (work, credits, part-list) is kept as it is; each part's measures
+    keep their attributes (number, implicit) and contents, in the file's order."""
+    partwise = Element("score-partwise", root.attrib)
+    parts: dict[str, Element] = {}
+    for child in root:
+        if child.tag != "measure":
+            partwise.append(child)
+            continue
+        for part in child.findall("part"):
+            part_id = part.get("id", "")
+            if part_id not in parts:
+                parts[part_id] = Element("part", part.attrib)
+            measure = Element("measure", child.attrib)
+            measure.extend(list(part))
+            parts[part_id].append(measure)
+    partwise.extend(parts.values())
+    return partwise
 
 
 def sung_notes(part: Element) -> int:

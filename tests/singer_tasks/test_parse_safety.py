@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import xml.etree.ElementTree as ET
 import zipfile
 
 import pytest
@@ -11,6 +12,7 @@ from singer_tasks.errors import ScoreError, ScoreTooLarge, SettingsError, Unread
 from singer_tasks.score.limits import ScoreLimits
 from singer_tasks.score.read import parse_score
 from singer_tasks.settings import SingerSettings
+from tests.singer_tasks.fixtures.scores.realworld import satb
 from tests.singer_tasks.fixtures.scores.xmlbuild import measure, note, tempo, to_mxl, voice_score
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
@@ -109,16 +111,40 @@ def test_file_size_limit() -> None:
         (b"", "empty"),
         (b"\x00\x01garbage\xff", "not well-formed"),
         (b"<html><body>hi</body></html>", "not a MusicXML score"),
-        (b"<score-timewise/>", "timewise"),
         (b"PK\x03\x04not really a zip", "not a valid .mxl"),
         (_zip({"readme.txt": b"hello"}), "without a MusicXML score"),
     ],
-    ids=["empty", "garbage", "html", "timewise", "broken-zip", "zip-without-score"],
+    ids=["empty", "garbage", "html", "broken-zip", "zip-without-score"],
 )
 def test_unreadable_files_name_the_problem(data: bytes, match: str) -> None:
     name = "x.mxl" if data.startswith(b"PK") else "x.musicxml"
     with pytest.raises(UnreadableScore, match=match):
         parse_score(data, name)
+
+
+def _timewise(partwise: bytes) -> bytes:
+    """The same score in MusicXML's timewise layout: each <measure> holds one <part> per part."""
+    root = ET.fromstring(partwise)
+    timewise = ET.Element("score-timewise", root.attrib)
+    parts = root.findall("part")
+    timewise.extend(child for child in root if child.tag != "part")
+    for index, first in enumerate(parts[0].findall("measure")):
+        bar = ET.SubElement(timewise, "measure", first.attrib)
+        for part in parts:
+            ET.SubElement(bar, "part", part.attrib).extend(list(part.findall("measure")[index]))
+    return ET.tostring(timewise, encoding="utf-8", xml_declaration=True)
+
+
+def test_a_timewise_score_is_read_like_its_partwise_twin() -> None:
+    partwise = satb()
+    timewise = _timewise(partwise)
+    assert b"<score-timewise" in timewise and b"<score-partwise" not in timewise
+    for part in (None, "P3", "Bass"):
+        want, got = parse_score(partwise, "a.musicxml", part=part), parse_score(timewise, "b.musicxml", part=part)
+        assert got.part_name == want.part_name and len(got.notes) == len(want.notes) > 2
+        assert [(x.onset_s, x.midi, x.lyric) for x in got.notes] == [(x.onset_s, x.midi, x.lyric) for x in want.notes]
+    with pytest.raises(ScoreError, match=r"no notes|no lyrics"):
+        parse_score(b"<score-timewise/>", "empty.musicxml")
 
 
 def test_musicxml_that_music21_rejects_is_unreadable() -> None:
