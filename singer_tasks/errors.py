@@ -71,6 +71,12 @@ class ParseTimeExceeded(ScoreTooLarge):
     code = "parse_time_exceeded"
 
 
+class PitchOutOfRange(ScoreError):
+    """Raised when a sung note lies outside MIDI's pitch range (C-1 to G9): a wrong octave in the file."""
+
+    code = "pitch_out_of_range"
+
+
 class NoNotes(ScoreError):
     """Raised when the chosen part (or the whole score) holds no notes."""
 

@@ -132,6 +132,18 @@ class PartEvents:
     silent_bars: list[str] = field(default_factory=list)
     unmarked: int = 0
     unmarked_bars: list[str] = field(default_factory=list)
+    unsingable: int = 0  # sung notes outside MIDI's range (MIDI_RANGE): a wrong octave in the file
+    unsingable_bars: list[str] = field(default_factory=list)
+    extreme: int = 0  # sung notes outside every singer's range (HUMAN_RANGE)
+    extreme_bars: list[str] = field(default_factory=list)
+
+
+# Pitches (MIDI numbers) a sung note may have: MIDI's own range, C-1 (8 Hz) to G9 (12.5 kHz); beyond it
+# an octave in the file is wrong (and the f0 curve overflows). Within it, what no singer reaches, C1
+# (33 Hz, below the lowest basso profondo) to C7 (2.1 kHz, above a coloratura's whistle notes), is sung
+# with a warning: the voice models were never trained there.
+MIDI_RANGE = (0.0, 127.0)
+HUMAN_RANGE = (24.0, 96.0)
 
 
 # An unmarked run of lyric-less notes this short after a syllable is held anyway (a melisma whose slur
@@ -186,6 +198,7 @@ def part_events(part: Any, choice: LineChoice, tempo: TempoMap) -> PartEvents:
             events.append(_rest(raw.onset_q, cursor_q, tempo))
             holding, unmarked_left = None, 0
             continue
+        _count_out_of_range(out, raw.midi, raw.bar)
         onset_s = tempo.seconds(raw.onset_q)
         events.append(
             Note(
@@ -209,6 +222,13 @@ def _count(out: PartEvents, kind: str, bar: str) -> None:
     bars: list[str] = getattr(out, f"{kind}_bars")
     if bar and bar not in bars:
         bars.append(bar)
+
+
+def _count_out_of_range(out: PartEvents, midi: float, bar: str) -> None:
+    if not MIDI_RANGE[0] <= midi <= MIDI_RANGE[1]:
+        _count(out, "unsingable", bar)
+    elif not HUMAN_RANGE[0] <= midi <= HUMAN_RANGE[1]:
+        _count(out, "extreme", bar)
 
 
 def _unmarked_run(raws: list[_Raw], start: int, syllable: _Raw) -> int:

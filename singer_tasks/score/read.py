@@ -29,6 +29,7 @@ from singer_tasks.errors import (
     NoLyrics,
     NoNotes,
     PartNotFound,
+    PitchOutOfRange,
     ScoreError,
     ScoreTooLarge,
     SingerError,
@@ -130,6 +131,16 @@ def _parse(data: bytes, filename: str, part: int | str | None, verse: int | str,
         raise NoLyrics(
             f"part '{info.label}' has no lyrics in verse {sung.label}; choose another part or verse, "
             "or add lyrics to the melody"
+        )
+    if walked.unsingable:
+        raise PitchOutOfRange(
+            f"{walked.unsingable} sung note(s) lie outside the range of pitches a score can hold, C-1 to G9 (bar(s) "
+            f"{_bars(walked.unsingable_bars)}); an octave is wrong in the file: correct it and upload the score again"
+        )
+    if walked.extreme:
+        warnings.append(
+            f"{walked.extreme} sung note(s) lie outside every singer's range, C1 to C7 (bar(s) "
+            f"{_bars(walked.extreme_bars)}); the voice may sound strained there: transpose the part by an octave"
         )
     if walked.silent:
         warnings.append(

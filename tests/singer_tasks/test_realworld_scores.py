@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from singer_tasks.errors import NoLyrics, PartNotFound, UnreadableScore
+from singer_tasks.errors import NoLyrics, PartNotFound, PitchOutOfRange, UnreadableScore
 from singer_tasks.score.model import Note, Rest, Score
 from singer_tasks.score.read import in_words, parse_score
 from tests.singer_tasks.fixtures.scores.realworld import Ly, n, one_part, partwise, satb
@@ -312,6 +312,21 @@ def test_a_part_for_a_transposing_instrument_is_sung_at_its_sounding_pitch() -> 
     clarinet = "<transpose><diatonic>-1</diatonic><chromatic>-2</chromatic></transpose>"  # in B-flat
     s = parse(_transposing(clarinet))
     assert [x.midi for x in s.notes] == [m - 2 for m in written] and lyrics(s) == ["do", "re", "mi", "fa"]
+
+
+def test_a_sung_note_beyond_midi_is_refused_and_one_beyond_singers_is_warned() -> None:
+    def song(octave: str) -> bytes:
+        bars = [measure(1, tempo(120), n("C4", 8, "la"), n("D4", 8, "lo")), measure(2, n("E4", 16, "li"))]
+        return one_part(bars).replace(b"<octave>4</octave>", f"<octave>{octave}</octave>".encode(), 2)
+
+    for wrong in ("12", "-3", "99999999999999999999"):  # C12, C-3, an absurd octave: the f0 would overflow
+        with pytest.raises(PitchOutOfRange, match=r"2 sung note\(s\) .* C-1 to G9 \(bar\(s\) 1\)") as e:
+            parse(song(wrong))
+        assert e.value.code == "pitch_out_of_range"
+    high = parse(song("8"))  # C8 and D8: MIDI can hold them, no singer reaches them
+    assert [x.midi for x in high.notes] == [108.0, 110.0, 64.0]
+    assert any("2 sung note(s) lie outside every singer's range" in w and "bar(s) 1)" in w for w in high.warnings)
+    assert not any("singer's range" in w for w in parse(song("5")).warnings)
 
 
 # --- length, tempo, errors ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ describe('job errors', () => {
     'song_too_long',
     'score_too_large',
     'unreadable_score',
+    'pitch_out_of_range',
     'unreadable_lyric',
     'voice_not_found',
     'bad_checkpoint',

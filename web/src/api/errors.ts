@@ -19,6 +19,8 @@ export const JOB_ERRORS: Readonly<Record<string, string>> = {
   score_error: 'The score could not be sung as written. Check the melody and its lyrics, then upload it again.',
   unreadable_score: 'The file could not be read as a MusicXML score. Export it again as .musicxml or .mxl.',
   part_not_found: 'The part to sing was not found in the score. Check the part names.',
+  pitch_out_of_range:
+    'A note of the melody is pitched beyond what any score can hold. Correct its octave (the message names the bar) and upload it again.',
   unreadable_lyric:
     'A lyric could not be read in its language. Check its spelling, or write it phonetically (pinyin, kana).',
   bad_dictionary: 'The phoneme dictionary for these lyrics is damaged. Try another voice; an operator should fix it.',
