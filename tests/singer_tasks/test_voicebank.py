@@ -306,7 +306,10 @@ def _broken_cases(bank: Path) -> dict[str, tuple[Any, str]]:
             lambda: _edit_yaml(bank / "character.yaml", "singer_type: diffsinger", "singer_type: classic"),
             r"character\.yaml: key 'singer_type'",
         ),
-        "missing dsdict": (lambda: (bank / "dsdur" / "dsdict.yaml").unlink(), r"dsdur/dsdict\.yaml: file not found"),
+        "missing dsdict": (
+            lambda: (bank / "dsdur" / "dsdict.yaml").unlink(),
+            r"dsdur/dsdict\.yaml: file not found, nor any dsdict-<lang>\.yaml",
+        ),
     }
 
 
@@ -329,6 +332,21 @@ def test_broken_voicebank_refused(bank_copy: Path, case: str) -> None:
     breaker()
     with pytest.raises(VoiceConfigError, match=message):
         load_voicebank(bank_copy, threads=1)
+
+
+def test_per_language_dsdicts_alone_type_the_phonemes(bank_copy: Path) -> None:
+    # a bank may ship dsdict-<lang>.yaml without the generic dsdict.yaml; their symbols are typed together
+    generic = load_dsdict(bank_copy / "dsdur" / "dsdict.yaml")
+    text = (bank_copy / "dsdur" / "dsdict.yaml").read_text(encoding="utf-8")
+    (bank_copy / "dsdur" / "dsdict.yaml").unlink()
+    (bank_copy / "dsdur" / "dsdict-zh.yaml").write_text(text, encoding="utf-8")
+    (bank_copy / "dsdur" / "dsdict-ja.yaml").write_text(
+        "symbols:\n  - {symbol: ja/xx, type: vowel}\n", encoding="utf-8"
+    )
+    bank = load_voicebank(bank_copy, threads=1, check_graphs=False)
+    assert bank.dur is not None and bank.dur.dsdict.path.name == "dsdict-ja.yaml"
+    assert bank.dur.dsdict.types == {**generic.types, "ja/xx": "vowel"} and len(generic.types) > 3
+    assert bank.dur.dsdict.is_vowel("ja/xx") and bank.dur.dsdict.is_glide("l")
 
 
 def test_unknown_keys_ignored(bank_copy: Path) -> None:

@@ -6,7 +6,7 @@ Loading::
 
 `path` is a folder or a downloaded .zip (extracted safely under `cache_dir`); the bank is the folder holding
 character.txt. Read: character.txt/.yaml (`singer_type: diffsinger` required), the root dsconfig.yaml (acoustic),
-dsdur/ dspitch/ dsvariance/ (each optional: dsconfig.yaml, dsdict.yaml, phonemes, languages, `.emb` speakers,
+dsdur/ dspitch/ dsvariance/ (each optional: dsconfig.yaml, dsdict[-<lang>].yaml, phonemes, languages, `.emb` speakers,
 dictionary.txt), dsvocoder/vocoder.yaml (else the vocoder named by `vocoder` under `vocoder_dir`). Anything missing,
 ill-typed, or a graph whose inputs/outputs differ from what its config implies raises VoiceConfigError naming the
 file and the key. Unknown keys are ignored as OpenUtau ignores them, except near-misses of known keys

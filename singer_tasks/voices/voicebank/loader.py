@@ -88,17 +88,32 @@ def _load_sub(root: Path, kind: str) -> SubModel | None:
     model_name = getattr(cfg, kind)
     assert model_name is not None  # _check_role made sure
     assert cfg.linguistic is not None
-    dsdict_path = folder / "dsdict.yaml"
-    if not dsdict_path.is_file():
-        raise VoiceConfigError(f"{dsdict_path}: file not found (OpenUtau needs it beside {cfg.path})")
     return SubModel(
         kind=kind,
         config=cfg,
         tables=_load_tables(cfg, root),
-        dsdict=load_dsdict(dsdict_path),
+        dsdict=_sub_dsdict(folder, cfg.path),
         linguistic_path=resolve_in(folder, cfg.linguistic, cfg.path, "linguistic", root),
         model_path=resolve_in(folder, model_name, cfg.path, kind, root),
     )
+
+
+def _sub_dsdict(folder: Path, config_path: Path) -> DsDict:
+    """The phoneme types a predictor's folder gives: its dsdict.yaml and its per-language dsdict-<lang>.yaml
+    files together. OpenUtau reads one of them per phonemizer (dsdict-<lang>.yaml first, else dsdict.yaml)
+    and refuses a phrase whose symbols none types; a bank may ship the per-language files alone."""
+    paths = sorted(folder.glob("dsdict-*.yaml")) + sorted(folder.glob("dsdict-*.yml"))
+    if (folder / "dsdict.yaml").is_file():
+        paths.insert(0, folder / "dsdict.yaml")
+    if not paths:
+        raise VoiceConfigError(
+            f"{folder / 'dsdict.yaml'}: file not found, nor any dsdict-<lang>.yaml (OpenUtau needs one beside "
+            f"{config_path} for the phoneme types)"
+        )
+    dicts = [load_dsdict(path) for path in paths]
+    types = {symbol: kind for d in dicts for symbol, kind in d.types.items()}
+    entries = {grapheme: phonemes for d in dicts for grapheme, phonemes in d.entries.items()}
+    return DsDict(path=paths[0], types=types, entries=entries)
 
 
 def _load_vocoder(root: Path, cfg: DsConfig, vocoder_dir: Path | None) -> tuple[VocoderConfig, Path] | None:

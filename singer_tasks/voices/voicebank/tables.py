@@ -110,7 +110,8 @@ def _list_of_maps(path: Path, data: dict[str, Any], key: str) -> list[dict[str, 
 
 
 def load_dsdict(path: Path) -> DsDict:
-    """Read dsdict.yaml (required beside every dsdur/dspitch/dsvariance config)."""
+    """Read one dsdict.yaml or dsdict-<lang>.yaml (one of them is required beside every dsdur/dspitch/dsvariance
+    config; `loader` types a folder's symbols from all of them)."""
     data = read_yaml_mapping(path)
     types: dict[str, str] = {}
     for i, item in enumerate(_list_of_maps(path, data, "symbols")):
