@@ -236,8 +236,8 @@ def _to_sounding_pitch(m21score: Any, warnings: list[str]) -> None:
         # music21 raises assorted errors on odd instrument changes; the written pitches are the fallback
         except Exception as e:
             warnings.append(
-                f"part {part.id!r} is written for a transposing instrument but could not be moved to sounding "
-                f"pitch ({in_words(e)}); it is sung as written"
+                f"part {part.partName or part.id!r} is written for a transposing instrument but could not be moved "
+                f"to sounding pitch ({in_words(e)}); it is sung as written"
             )
 
 
