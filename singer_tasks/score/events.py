@@ -266,15 +266,80 @@ def _walk(part: Any, choice: LineChoice) -> Any:
         sung = _sung_voice(voices, (line, *choice.choruses))
         base_q = float(measure.offset) + offsets[sung]
         bar = str(measure.measureNumberWithSuffix() if hasattr(measure, "measureNumberWithSuffix") else measure.number)
-        for el in voices[sung]:
-            raw = _raw(el, base_q + float(el.offset), line, choice.choruses)
+        for raw in _timed(voices[sung], base_q, line, choice.choruses):
             raw.bar = bar
             yield raw
 
 
 def _voice_elements(container: Any) -> list[Any]:
-    """The notes and rests of a bar or of one of its voices that take time (grace notes take none)."""
-    return [el for el in container.notesAndRests if not el.duration.isGrace and float(el.quarterLength) > 0]
+    """The notes and rests of a bar or of one of its voices that take time, and the grace notes that carry
+    words (the others are ornaments: they take no time in the score and are not sung)."""
+    return [
+        el
+        for el in container.notesAndRests
+        if (float(el.quarterLength) > 0 and not el.duration.isGrace) or (el.duration.isGrace and _lines_present([el]))
+    ]
+
+
+def _timed(elements: list[Any], base_q: float, line: int, choruses: tuple[int, ...]) -> Any:
+    """The raw notes and rests of one voice of a bar, in order.
+
+    A grace note with words is sung on the beat of the note it ornaments, taking its written value (an
+    eighth by default) but at most half of that note's time; the note then holds the grace note's syllable
+    unless it has words of its own (the writer put the syllable on the grace note). A grace note after the
+    last note of the bar, or before a rest, takes its time from the end of the note before it instead."""
+    graces: list[Any] = []
+    out: list[_Raw] = []
+    for el in elements:
+        if el.duration.isGrace:
+            if _lines_present([el]) & {line, *choruses}:  # words of another verse: an ornament in this one
+                graces.append(el)
+            continue
+        raw = _raw(el, base_q + float(el.offset), line, choruses)
+        if graces and raw.midi is not None:
+            out.extend(_steal(graces, raw, line, choruses, at_start=True))
+        elif graces:  # before a rest: sung at the end of the note before it
+            _steal_from_last(out, graces, line, choruses)
+        out.append(raw)
+        graces = []
+    _steal_from_last(out, graces, line, choruses)
+    return out
+
+
+def _written_quarters(grace: Any) -> float:
+    """A grace note's written value in quarters (its type: a 16th is 0.25), an eighth where it has none."""
+    from music21 import duration  # heavy: the worker has imported music21 already by now
+
+    try:
+        value = float(duration.convertTypeToQuarterLength(grace.duration.type, grace.duration.dots))
+    except Exception:  # music21 raises assorted errors for "zero", "complex" and unknown types
+        return 0.5
+    return value if math.isfinite(value) and value > 0 else 0.5
+
+
+def _steal_from_last(out: list[_Raw], graces: list[Any], line: int, choruses: tuple[int, ...]) -> None:
+    if graces and out and out[-1].midi is not None:
+        out.extend(_steal(graces, out[-1], line, choruses, at_start=False))
+
+
+def _steal(graces: list[Any], note: _Raw, line: int, choruses: tuple[int, ...], *, at_start: bool) -> list[_Raw]:
+    """Raw notes for `graces`, in the time they take from `note` (at its start or its end; `note` shrinks)."""
+    share = note.dur_q / (len(graces) + 1)
+    out = []
+    for grace in graces:
+        out.append(_raw(grace, 0.0, line, choruses))
+        out[-1].dur_q = min(_written_quarters(grace), share)
+    taken = sum(raw.dur_q for raw in out)
+    start = note.onset_q if at_start else note.onset_q + note.dur_q - taken
+    for raw in out:
+        raw.onset_q, start = start, start + raw.dur_q
+        raw.tie_on = raw.tie_in = False
+    note.dur_q -= taken
+    if at_start:
+        note.onset_q += taken
+        if note.lyric is None:  # the syllable was written on the grace note: the note holds it
+            note.marks = NoteMarks(note.marks.bar, True, note.marks.extend_starts, note.marks.extend_through)
+    return out
 
 
 def _sung_voice(voices: list[list[Any]], lines: tuple[int, ...]) -> int:

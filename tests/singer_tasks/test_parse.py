@@ -108,9 +108,10 @@ def test_chord_sings_top_note() -> None:
     assert s.notes[0].midi == midi_of("G4")
 
 
-def test_grace_notes_take_no_time() -> None:
+def test_grace_notes_without_words_take_no_time() -> None:
+    # an ornament; a grace note with words is sung (test_realworld_scores.py)
     xml = voice_score(
-        [measure(1, tempo(120), note("C4", 4, "a"), note("B4", 0, "x", grace=True), note("D4", 4, "b"), rest(8))]
+        [measure(1, tempo(120), note("C4", 4, "a"), note("B4", 0, grace=True), note("D4", 4, "b"), rest(8))]
     )
     s = parse(xml)
     assert [n.lyric for n in s.notes] == ["a", "b"]

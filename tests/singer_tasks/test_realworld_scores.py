@@ -286,6 +286,35 @@ def test_a_melisma_in_the_first_voice_is_not_taken_over_by_a_second_voice_with_w
     assert lyrics(s) == ["Glo", None, "ria"] and [x.midi for x in s.notes] == [72.0, 74.0, 76.0]
 
 
+def _grace(pitch: str, *lyrics: Ly | str, kind: str = "16th") -> str:
+    """A grace note (no duration, its written value `kind`) with lyrics."""
+    return (
+        n(pitch, 0, *lyrics)
+        .replace("<duration>0</duration>", "")
+        .replace("<pitch>", "<grace/><pitch>", 1)
+        .replace("<voice>", f"<type>{kind}</type><voice>", 1)
+    )
+
+
+def test_a_grace_note_with_words_is_sung_and_never_loses_its_syllable() -> None:
+    # 120 bpm: a quarter is 0.5 s, a 16th 0.125 s
+    bars = [
+        measure(1, tempo(120), n("C4", 4, "one"), _grace("E4", "gra"), n("D4", 4, "two"), n("E4", 8, "three")),
+        measure(2, _grace("G4", "long", kind="eighth"), n("F4", 4), n("E4", 4, "four"), _grace("D4", "end"), rest(8)),
+        measure(3, n("C4", 8, "five"), _grace("D4", Ly("other", number="2")), n("C4", 8, "six")),
+    ]  # fmt: skip
+    s = parse(one_part(bars))
+    assert lyrics(s) == ["one", "gra", "two", "three", "long", None, "four", "end", "five", "six"]
+    timing = [(x.midi, round(x.onset_s, 3), round(x.duration_s, 3)) for x in s.notes]
+    assert timing == [
+        (60.0, 0.0, 0.5), (64.0, 0.5, 0.125), (62.0, 0.625, 0.375), (64.0, 1.0, 1.0),  # on the beat, from "two"
+        (67.0, 2.0, 0.25), (65.0, 2.25, 0.25),  # an eighth, at most half the note; F4 holds "long"
+        (64.0, 2.5, 0.375), (62.0, 2.875, 0.125),  # before a rest: the end of the note before it
+        (60.0, 4.0, 1.0), (60.0, 5.0, 1.0),  # verse 2's grace note is an ornament in verse 1: not sung
+    ]  # fmt: skip
+    assert s.notes[5].melisma and not s.warnings
+
+
 # --- pitch ----------------------------------------------------------------------------------------------
 
 
