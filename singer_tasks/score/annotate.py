@@ -63,6 +63,7 @@ class NoteMarks:
     slurred: bool = False  # a slur started on an earlier note is still open on this one
     extend_starts: frozenset[int] = frozenset()  # lyric lines whose extend line starts on this note
     extend_through: frozenset[int] = frozenset()  # lines whose extend line continues or stops here
+    cue: bool = False  # a cue note (<cue/>): another part's line shown small, silent by MusicXML's definition
 
     @classmethod
     def of(cls, element: object) -> NoteMarks:
@@ -83,13 +84,13 @@ class NoteMarks:
         def lines(key: str) -> frozenset[int]:
             return frozenset(int(x) for x in values.get(key, "").split(",") if x)
 
-        return cls(int(values.get("m", -1)), values.get("s") == "1", lines("e"), lines("c"))
+        return cls(int(values.get("m", -1)), values.get("s") == "1", lines("e"), lines("c"), values.get("q") == "1")
 
     def encode(self) -> str:
         """The footnote text."""
         starts = ",".join(map(str, sorted(self.extend_starts)))
         through = ",".join(map(str, sorted(self.extend_through)))
-        return f"{_TAG}m={self.bar};s={int(self.slurred)};e={starts};c={through}"
+        return f"{_TAG}m={self.bar};s={int(self.slurred)};e={starts};c={through};q={int(self.cue)}"
 
 
 @dataclass
@@ -188,7 +189,8 @@ def _mark_notes(part: Element) -> None:
             for old in note.findall("footnote"):
                 note.remove(old)
             footnote = Element("footnote")
-            footnote.text = NoteMarks(bar, slurred, frozenset(starts), frozenset(through)).encode()
+            cue = note.find("cue") is not None
+            footnote.text = NoteMarks(bar, slurred, frozenset(starts), frozenset(through), cue).encode()
             note.append(footnote)
 
 

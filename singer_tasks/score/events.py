@@ -12,6 +12,7 @@ music21 read the file.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -338,7 +339,7 @@ def _steal(graces: list[Any], note: _Raw, line: int, choruses: tuple[int, ...], 
     if at_start:
         note.onset_q += taken
         if note.lyric is None:  # the syllable was written on the grace note: the note holds it
-            note.marks = NoteMarks(note.marks.bar, True, note.marks.extend_starts, note.marks.extend_through)
+            note.marks = dataclasses.replace(note.marks, slurred=True)
     return out
 
 
@@ -363,12 +364,12 @@ def _sung_voice(voices: list[list[Any]], lines: tuple[int, ...]) -> int:
 
 
 def _pitched(el: Any) -> bool:
-    return not el.isRest and bool(getattr(el, "pitches", ()))
+    return not el.isRest and bool(getattr(el, "pitches", ())) and not NoteMarks.of(el).cue
 
 
 def _lines_present(elements: list[Any]) -> set[int]:
-    """The lyric lines that put text under some note of a bar."""
-    return {ly.number for el in elements for ly in getattr(el, "lyrics", ()) if ly.text}
+    """The lyric lines that put text under some note of a bar (a cue note's words are another singer's)."""
+    return {ly.number for el in elements for ly in getattr(el, "lyrics", ()) if ly.text and not NoteMarks.of(el).cue}
 
 
 def _measure_line(
@@ -406,7 +407,7 @@ def _measure_line(
 def _raw(el: Any, onset_q: float, line: int, choruses: tuple[int, ...]) -> _Raw:
     dur_q = float(el.quarterLength)
     marks = NoteMarks.of(el)
-    if el.isRest:
+    if el.isRest or marks.cue:  # a cue note is another part's line: silent, its words not this singer's
         return _Raw(onset_q, dur_q, None, marks=marks)
     if el.isChord:
         if not el.pitches:

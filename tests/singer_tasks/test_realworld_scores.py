@@ -315,6 +315,21 @@ def test_a_grace_note_with_words_is_sung_and_never_loses_its_syllable() -> None:
     assert s.notes[5].melisma and not s.warnings
 
 
+def test_cue_notes_are_silent_and_their_words_are_not_sung() -> None:
+    # <cue/>: another part's line shown small in the vocal staff (MusicXML: a silent note)
+    def cue(pitch: str, dur: int, *words: str) -> str:
+        return n(pitch, dur, *words).replace("<note>", "<note><cue/>", 1)
+
+    bars = [
+        measure(1, tempo(120), n("C4", 8, "la"), cue("G5", 4), cue("A5", 4)),  # not held as a melisma
+        measure(2, rest(16), _voice2(cue("E5", 8, "ten"), cue("F5", 8, "or"))),  # the tenor's cue, in voice 2
+        measure(3, n("D4", 16, "lo")),
+    ]
+    s = parse(one_part(bars))
+    assert [(x.lyric, x.midi, x.onset_s) for x in s.notes] == [("la", 60.0, 0.0), ("lo", 62.0, 4.0)]
+    assert not s.warnings and s.duration_s == pytest.approx(6.0)
+
+
 # --- pitch ----------------------------------------------------------------------------------------------
 
 
