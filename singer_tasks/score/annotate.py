@@ -235,6 +235,8 @@ def _sanitize_tempos(root: Element, warnings: list[str]) -> None:
                     if written is not None and not _sane(written, lenient=True):
                         bad.append(written.strip())
                         child.remove(metronome)
+                    elif written is not None:
+                        _plain_per_minute(metronome, written)
                 if not len(child):
                     parent.remove(child)
         if parent.tag == "direction" and parent.find("direction-type") is None:
@@ -259,6 +261,30 @@ def _empty_words() -> Element:
 def sane_bpm(bpm: float | None) -> bool:
     """Whether a tempo in beats per minute is finite and within MIN_BPM..MAX_BPM."""
     return bpm is not None and math.isfinite(bpm) and MIN_BPM <= bpm <= MAX_BPM
+
+
+_RANGE = re.compile(r"(\d+(?:\.\d+)?)\s*[-\u2013\u2014~]\s*(\d+(?:\.\d+)?)")
+_NUMBER_IN_TEXT = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _plain_per_minute(metronome: Element, written: str) -> None:
+    """Rewrite a per-minute written as text ("c. 72", "ca 72", "60-66", "= 80") as the number it means (the
+    middle of a range), which music21 reads; it reads no tempo at all from such text."""
+    text = written.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return
+    span = _RANGE.search(text)
+    number = _NUMBER_IN_TEXT.search(text)
+    if span is not None:
+        value = (float(span.group(1)) + float(span.group(2))) / 2
+    elif number is not None:
+        value = float(number.group())
+    else:
+        return
+    if sane_bpm(value):
+        per_minute = metronome.find("per-minute")
+        assert per_minute is not None  # findtext found it
+        per_minute.text = f"{value:g}"
 
 
 def _sane(raw: str, *, lenient: bool = False) -> bool:

@@ -399,6 +399,18 @@ def test_absurd_tempos_are_ignored_with_a_warning(bad: str) -> None:
     assert any("ignored" in w and "10 to 1000" in w for w in s.warnings)
 
 
+@pytest.mark.parametrize(
+    ("written", "bpm"), [("c. 72", 72.0), ("ca 72", 72.0), ("60-66", 63.0), ("60 \u2013 70", 65.0)]
+)
+def test_a_metronome_written_as_text_gives_its_number(written: str, bpm: float) -> None:
+    mark = (
+        '<direction placement="above"><direction-type><metronome><beat-unit>quarter</beat-unit>'
+        f"<per-minute>{written}</per-minute></metronome></direction-type></direction>"
+    )
+    s = parse(one_part([measure(1, mark, n("C4", 4, "a"), n("D4", 4, "b"), n("E4", 8, "c"))]))
+    assert [x.onset_s for x in s.notes] == pytest.approx([0.0, 60 / bpm, 120 / bpm])  # not the default 120 bpm
+
+
 def test_anything_unreadable_is_unreadable_score_in_words() -> None:
     broken = one_part([measure(1, n("C4", 4, "a"))]).replace(b"<duration>4</duration>", b"<duration>x</duration>")
     with pytest.raises(UnreadableScore) as e:
