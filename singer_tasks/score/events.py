@@ -2,11 +2,11 @@
 
 Offsets come from music21 in quarter lengths, measure by measure (pickup measures and time-signature
 changes are already in the measure offsets); a tempo map built from the score's metronome marks turns
-them into seconds. One voice of a measure is sung (the first, unless the tune is in another one there:
-`_sung_voice`); ties are merged here (unless the tied-to note carries a syllable of its own), grace notes
-are skipped (they take no time in the score), a chord sings its top note. Which lyric line a bar sings,
-and which lyric-less notes hold a syllable, follow the marks `singer_tasks.score.annotate` saved before
-music21 read the file.
+them into seconds. One voice of a measure is sung (the one with the part's words, unless the tune is in
+another one there: `_sung_voice`); ties are merged here (unless the tied-to note carries a syllable of its
+own), grace notes with words are sung on their note's beat and those without are skipped, cue notes are
+silent, a chord sings its top note. Which lyric line a bar sings, and which lyric-less notes hold a
+syllable, follow the marks `singer_tasks.score.annotate` saved before music21 read the file.
 """
 
 from __future__ import annotations
@@ -256,8 +256,11 @@ def _held(syllable: _Raw, raw: _Raw) -> bool:
 def _walk(part: Any, choice: LineChoice) -> Any:
     passes: Counter[Any] = Counter()
     bars = []
-    for measure in part.getElementsByClass("Measure"):
+    measures = list(part.getElementsByClass("Measure"))
+    tune = _tune_voice(measures)
+    for measure in measures:
         containers = list(measure.voices) if measure.hasVoices() else [measure]
+        containers.sort(key=lambda c: c is not measure and str(c.id) != tune)  # the tune's voice first
         voices = [_voice_elements(c) for c in containers]
         offsets = [float(c.offset) if c is not measure else 0.0 for c in containers]
         bars.append((measure, offsets, voices, set().union(*map(_lines_present, voices))))
@@ -270,6 +273,21 @@ def _walk(part: Any, choice: LineChoice) -> Any:
         for raw in _timed(voices[sung], base_q, line, choice.choruses):
             raw.bar = bar
             yield raw
+
+
+def _tune_voice(measures: list[Any]) -> str:
+    """The voice (its MusicXML number) that carries the part's tune: voice 1, unless voice 1 has no words
+    anywhere in the part (the writer put the melody in another voice and a wordless line in voice 1): then
+    the voice with the most words. A bar with one voice only counts as voice 1's."""
+    words: Counter[str] = Counter()
+    for measure in measures:
+        for voice in measure.voices if measure.hasVoices() else (measure,):
+            key = str(voice.id) if voice is not measure else "1"
+            words[key] += sum(1 for el in voice.notes if _lines_present([el]))
+    if words.get("1", 0):
+        return "1"
+    best, count = max(words.items(), key=lambda item: item[1], default=("1", 0))
+    return best if count else "1"
 
 
 def _voice_elements(container: Any) -> list[Any]:
@@ -344,7 +362,8 @@ def _steal(graces: list[Any], note: _Raw, line: int, choruses: tuple[int, ...], 
 
 
 def _sung_voice(voices: list[list[Any]], lines: tuple[int, ...]) -> int:
-    """Which voice of a bar is sung (an index into `voices`, the bar's voices in the file's order).
+    """Which voice of a bar is sung (an index into `voices`, the bar's voices with the part's tune voice
+    first, `_tune_voice`, the others in the file's order).
 
     The first voice, as a rule. Another voice where the first cannot be the tune in this bar: the first
     has no pitched note (the melody moved to voice 2 while voice 1 rests), or the first carries words of
