@@ -235,8 +235,8 @@ def _sanitize_tempos(root: Element, warnings: list[str]) -> None:
                     if written is not None and not _sane(written, lenient=True):
                         bad.append(written.strip())
                         child.remove(metronome)
-                    elif written is not None:
-                        _plain_per_minute(metronome, written)
+                    elif written is not None and not _plain_per_minute(metronome, written) and _sounds_tempo(parent):
+                        child.remove(metronome)  # music21 would drop the sound's tempo for a number-less mark
                 if not len(child):
                     parent.remove(child)
         if parent.tag == "direction" and parent.find("direction-type") is None:
@@ -267,12 +267,13 @@ _RANGE = re.compile(r"(\d+(?:\.\d+)?)\s*[-\u2013\u2014~]\s*(\d+(?:\.\d+)?)")
 _NUMBER_IN_TEXT = re.compile(r"\d+(?:\.\d+)?")
 
 
-def _plain_per_minute(metronome: Element, written: str) -> None:
+def _plain_per_minute(metronome: Element, written: str) -> bool:
     """Rewrite a per-minute written as text ("c. 72", "ca 72", "60-66", "= 80") as the number it means (the
-    middle of a range), which music21 reads; it reads no tempo at all from such text."""
+    middle of a range), which music21 reads: it reads no tempo from such text, and drops the tempo of the
+    direction's <sound> with it. Whether the per-minute is a plain number now."""
     text = written.strip()
     if re.fullmatch(r"\d+(\.\d+)?", text):
-        return
+        return True
     span = _RANGE.search(text)
     number = _NUMBER_IN_TEXT.search(text)
     if span is not None:
@@ -280,11 +281,17 @@ def _plain_per_minute(metronome: Element, written: str) -> None:
     elif number is not None:
         value = float(number.group())
     else:
-        return
-    if sane_bpm(value):
-        per_minute = metronome.find("per-minute")
-        assert per_minute is not None  # findtext found it
-        per_minute.text = f"{value:g}"
+        return False
+    if not sane_bpm(value):
+        return False
+    per_minute = metronome.find("per-minute")
+    assert per_minute is not None  # findtext found it
+    per_minute.text = f"{value:g}"
+    return True
+
+
+def _sounds_tempo(direction: Element) -> bool:
+    return any(sound.get("tempo") is not None for sound in direction.findall("sound"))
 
 
 def _sane(raw: str, *, lenient: bool = False) -> bool:

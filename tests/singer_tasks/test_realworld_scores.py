@@ -275,6 +275,16 @@ def test_the_tune_is_sung_from_whichever_voice_carries_it_in_a_bar() -> None:
     assert [x.onset_s for x in second.notes][-2:] == pytest.approx([4.0, 4.5])
 
 
+def test_the_voice_with_the_words_is_the_tune_when_voice_1_has_none() -> None:
+    # the writer put the melody in voice 2 and a wordless line in voice 1, throughout
+    bars = [
+        measure(k, *([tempo(120)] if k == 1 else []), n("C4", 16), _voice2(n("E5", 8, word), n("D5", 8, "la")))
+        for k, word in ((1, "one"), (2, "two"))
+    ]
+    s = parse(one_part(bars))
+    assert lyrics(s) == ["one", "la", "two", "la"] and {x.midi for x in s.notes} == {76.0, 74.0}
+
+
 def test_a_melisma_in_the_first_voice_is_not_taken_over_by_a_second_voice_with_words() -> None:
     # soprano and alto on one staff: the soprano holds "Glo-" under a slur while the alto sings words
     bars = [
@@ -400,12 +410,17 @@ def test_absurd_tempos_are_ignored_with_a_warning(bad: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("written", "bpm"), [("c. 72", 72.0), ("ca 72", 72.0), ("60-66", 63.0), ("60 \u2013 70", 65.0)]
-)
-def test_a_metronome_written_as_text_gives_its_number(written: str, bpm: float) -> None:
+    ("written", "sound", "bpm"),
+    [("c. 72", None, 72.0), ("ca 72", "72", 72.0), ("60-66", None, 63.0), ("60 \u2013 70", None, 65.0),
+     ("Allegro", "132", 132.0)],
+)  # fmt: skip
+def test_a_metronome_written_as_text_gives_its_number(written: str, sound: str | None, bpm: float) -> None:
+    # music21 reads no tempo from such a per-minute, and drops the direction's <sound tempo> with it
     mark = (
         '<direction placement="above"><direction-type><metronome><beat-unit>quarter</beat-unit>'
-        f"<per-minute>{written}</per-minute></metronome></direction-type></direction>"
+        f"<per-minute>{written}</per-minute></metronome></direction-type>"
+        + (f'<sound tempo="{sound}"/>' if sound else "")
+        + "</direction>"
     )
     s = parse(one_part([measure(1, mark, n("C4", 4, "a"), n("D4", 4, "b"), n("E4", 8, "c"))]))
     assert [x.onset_s for x in s.notes] == pytest.approx([0.0, 60 / bpm, 120 / bpm])  # not the default 120 bpm
