@@ -64,8 +64,9 @@ def test_int8_vocoder_within_tolerance_on_the_references(name: str, tmp_path: Pa
     assert quantized.shape == exact.shape and _snr_db(exact, quantized) >= SNR_DB
 
 
-def test_int8_vocoder_within_tolerance_at_default_size(tmp_path: Path) -> None:
-    torch.manual_seed(0)
+@pytest.mark.parametrize("seed", [0, 5])  # 5: a vocoder at 28.4 dB while every upsampling layer was int8
+def test_int8_vocoder_within_tolerance_at_default_size(tmp_path: Path, seed: int) -> None:
+    torch.manual_seed(seed)
     vocoder = load_vocoder(_save_vocoder({**DEFAULT_VOCODER, "mini_nsf": True}, tmp_path))
     network = int8.int8_network(vocoder, tmp_path / "cache", threads=2)
     mel, f0 = _sung_mel(vocoder, 200, base_hz=150.0)

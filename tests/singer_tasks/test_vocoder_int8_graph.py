@@ -84,10 +84,20 @@ def test_the_graph_is_channels_last_from_end_to_end(tmp_path: Path) -> None:
     assert all(any(a.name == "channels_last" and a.i == 1 for a in node.attribute) for node in qconvs)
     convs_per_block = sum(len(block.convs1) + len(block.convs2) for block in vocoder.resblocks)  # type: ignore[arg-type]
     assert all(isinstance(block, ResBlock1) for block in vocoder.resblocks)
-    assert len(qconvs) == len(vocoder.ups) + convs_per_block  # the upsampling layers too
+    float_ups = sum(int8_graph.float_upsampling(up) for up in vocoder.ups)  # type: ignore[arg-type]
+    assert len(qconvs) == len(vocoder.ups) - float_ups + convs_per_block  # the upsampling layers too
+    assert kinds.count("MatMul") == float_ups  # those of small fan-in: float polyphase, still channels-last
     assert "ConvTranspose" not in kinds
     assert kinds.count("Transpose") == 2  # after conv_pre and before conv_post, at the ends only
     assert kinds.count("Conv") == 2  # conv_pre and conv_post stay float
+
+
+def test_only_the_upsampling_layers_of_small_fan_in_stay_float(tmp_path: Path) -> None:
+    # openvpi's default size: 512 channels upsampled x8, x8, x2, x2, x2; fan-in = input channels x taps
+    vocoder = load_vocoder(_save_vocoder({**DEFAULT_VOCODER, "mini_nsf": True}, tmp_path))
+    fan_in = [up.weight.shape[0] * int8_graph.polyphase_weight(up, 8).weight.shape[2] for up in vocoder.ups]  # type: ignore[union-attr, arg-type]
+    assert fan_in == [1536, 768, 384, 192, 96]
+    assert [int8_graph.float_upsampling(up) for up in vocoder.ups] == [False, False, False, True, True]  # type: ignore[arg-type]
 
 
 def test_a_resblock2_vocoder_is_written_and_within_tolerance(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from singer_tasks.voices.onnx_cache import OnnxSession, cached_session, weights_
 from singer_tasks.voices.vocoder.int8_graph import build_graph, graph_supported, record_ranges
 from singer_tasks.voices.vocoder.nsf_hifigan import Generator, SourceNoise
 
-RECIPE = "int8-nhwc-polyphase-minmax-v3"  # part of the cache key: change it when the recipe changes
+RECIPE = "int8-nhwc-polyphase-minmax-v4-float-small-fan-in"  # part of the cache key: change it when the recipe changes
 _LOCK = threading.Lock()
 
 
@@ -118,5 +118,6 @@ def describe(network: OnnxSession) -> str:
     kinds = network.op_counts()
     return (
         f"{kinds.get('QLinearConv', 0)} QLinearConv (int8, per-channel weights, channels-last; the upsampling "
-        f"ones polyphase), {kinds.get('Conv', 0)} fp32 Conv (conv_pre, conv_post)"
+        f"ones polyphase), {kinds.get('MatMul', 0)} fp32 polyphase upsampling MatMul (small fan-in), "
+        f"{kinds.get('Conv', 0)} fp32 Conv (conv_pre, conv_post)"
     )
