@@ -85,7 +85,7 @@ class SingerSettings(BaseSettings):
     intermediate_retention_days: int = Field(3, gt=0)
     phrase_cache_retention_days: int = Field(30, gt=0)
     # rendering
-    preview_steps: int = Field(6, gt=0)
+    preview_steps: int = Field(5, gt=0)  # docs/benchmarks.md: preview RTF by step count
     default_voice: str = "builtin"
     render_time_limit_s: float = Field(540.0, gt=0)
     precision: PrecisionMode | None = None

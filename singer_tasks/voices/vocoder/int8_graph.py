@@ -46,7 +46,7 @@ POST_SLOPE = 0.01  # the leaky ReLU before conv_post: torch's default slope, as 
 # An upsampling layer whose outputs each sum at most this many products (input channels x polyphase taps)
 # stays float32: so few terms do not average their int8 rounding away. At openvpi's default size these are
 # the last two (fan-in 192 and 96); float, they raise the waveform's SNR by 3.0-4.6 dB over eight random
-# vocoders (the worst from 28.4 to 32.0 dB, under the fast mode's 30 before) for about 60 ms per 10 s phrase.
+# vocoders (the worst from 28.4 to 32.0 dB, under the fast mode's 30 before) for about 70 ms per 10 s phrase.
 FLOAT_UPSAMPLING_FAN_IN = 256
 
 # A range observer: called with a point's name and the float tensor seen there.
