@@ -272,7 +272,7 @@ def _plain_per_minute(metronome: Element, written: str) -> bool:
     middle of a range), which music21 reads: it reads no tempo from such text, and drops the tempo of the
     direction's <sound> with it. Whether the per-minute is a plain number now."""
     text = written.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
+    if _NUMBER_IN_TEXT.fullmatch(text):
         return True
     span = _RANGE.search(text)
     number = _NUMBER_IN_TEXT.search(text)

@@ -263,11 +263,12 @@ def _walk(part: Any, choice: LineChoice) -> Any:
         containers.sort(key=lambda c: c is not measure and str(c.id) != tune)  # the tune's voice first
         voices = [_voice_elements(c) for c in containers]
         offsets = [float(c.offset) if c is not measure else 0.0 for c in containers]
-        bars.append((measure, offsets, voices, set().union(*map(_lines_present, voices))))
+        lines = [_lines_present(v) for v in voices]
+        bars.append((measure, offsets, voices, lines, set().union(*lines)))
     last_own = max((i for i, (*_, present) in enumerate(bars) if choice.line in present), default=-1)
-    for i, (measure, offsets, voices, present) in enumerate(bars):
+    for i, (measure, offsets, voices, lines, present) in enumerate(bars):
         line = _measure_line([el for v in voices for el in v], present, choice, passes, after_own_text=i > last_own)
-        sung = _sung_voice(voices, (line, *choice.choruses))
+        sung = _sung_voice(voices, lines, {line, *choice.choruses})
         base_q = float(measure.offset) + offsets[sung]
         bar = str(measure.measureNumberWithSuffix() if hasattr(measure, "measureNumberWithSuffix") else measure.number)
         for raw in _timed(voices[sung], base_q, line, choice.choruses):
@@ -361,25 +362,22 @@ def _steal(graces: list[Any], note: _Raw, line: int, choruses: tuple[int, ...], 
     return out
 
 
-def _sung_voice(voices: list[list[Any]], lines: tuple[int, ...]) -> int:
+def _sung_voice(voices: list[list[Any]], lines: list[set[int]], wanted: set[int]) -> int:
     """Which voice of a bar is sung (an index into `voices`, the bar's voices with the part's tune voice
-    first, `_tune_voice`, the others in the file's order).
+    first, `_tune_voice`, the others in the file's order; `lines`: each voice's `_lines_present`; `wanted`:
+    the lines this bar sings).
 
     The first voice, as a rule. Another voice where the first cannot be the tune in this bar: the first
     has no pitched note (the melody moved to voice 2 while voice 1 rests), or the first carries words of
     other verses only while another voice carries the sung line's (a verse whose rhythm differs, written
     as a second voice). A first voice with notes but no words keeps the bar: a melisma or a held note
     goes on there, and a second voice's words then belong to another singer (an alto on the same staff)."""
-    first = voices[0]
-    if _lines_present(first) & set(lines):
+    if lines[0] & wanted:
         return 0
-    words_elsewhere = bool(_lines_present(first)) or not any(_pitched(el) for el in first)
+    words_elsewhere = bool(lines[0]) or not any(_pitched(el) for el in voices[0])
     if not words_elsewhere:
         return 0
-    for index, elements in enumerate(voices[1:], start=1):
-        if _lines_present(elements) & set(lines):
-            return index
-    return 0
+    return next((index for index in range(1, len(voices)) if lines[index] & wanted), 0)
 
 
 def _pitched(el: Any) -> bool:
@@ -388,7 +386,7 @@ def _pitched(el: Any) -> bool:
 
 def _lines_present(elements: list[Any]) -> set[int]:
     """The lyric lines that put text under some note of a bar (a cue note's words are another singer's)."""
-    return {ly.number for el in elements for ly in getattr(el, "lyrics", ()) if ly.text and not NoteMarks.of(el).cue}
+    return {ly.number for el in elements if not NoteMarks.of(el).cue for ly in getattr(el, "lyrics", ()) if ly.text}
 
 
 def _measure_line(
